@@ -1,0 +1,50 @@
+/**
+ * Checks, at start, that a configured path or socket lies inside what the
+ * program was granted, so a misconfiguration is one clear sentence naming the
+ * setting and the flag to add, not a `NotCapable` stack trace later.
+ *
+ * @module
+ */
+
+import { resolve } from "node:path";
+import { ConfigError } from "./env.ts";
+
+type Need =
+  | { kind: "read" | "write"; path: string }
+  | { kind: "unix-socket"; path: string };
+
+/**
+ * Throws {@link ConfigError} unless every need is granted.
+ * @param setting how the user configured it, e.g. `SPIKE_NEXUS_DATA_DIR` or `--data-dir`.
+ */
+export function requireAccess(setting: string, ...needs: Need[]): void {
+  for (const need of needs) {
+    const path = resolve(need.path);
+    // A unix socket needs net access to its exact path, and read and write on the file.
+    const descriptors: Deno.PermissionDescriptor[] = need.kind === "unix-socket"
+      ? [
+        { name: "net", host: `unix:${path}` } as unknown as Deno.PermissionDescriptor,
+        { name: "read", path },
+        { name: "write", path },
+      ]
+      : [{ name: need.kind, path }];
+    const state = descriptors.every((d) => {
+        try {
+          return Deno.permissions.querySync(d).state === "granted";
+        } catch {
+          return false;
+        }
+      })
+      ? "granted"
+      : "denied";
+    if (state === "granted") continue;
+    const flag = need.kind === "unix-socket"
+      ? `--allow-net=unix:${path} --allow-read=${path} --allow-write=${path}`
+      : `--allow-${need.kind}=${path}`;
+    throw new ConfigError(
+      `${setting} points at ${path}, which this program is not allowed to ${
+        need.kind === "unix-socket" ? "connect to" : need.kind
+      }; run it with ${flag}`,
+    );
+  }
+}

@@ -1,0 +1,54 @@
+import assert from "node:assert/strict";
+import { AeadKey, IntegrityError, SEAL_OVERHEAD } from "./aead.ts";
+import { deriveKey, Keyring } from "./keyring.ts";
+
+const enc = new TextEncoder();
+
+Deno.test("sealed records open only with the same key and associated data", () => {
+  const key = new AeadKey(crypto.getRandomValues(new Uint8Array(32)));
+  const sealed = key.seal(enc.encode("hunter2"), "secret:db/creds:v1");
+  assert.equal(sealed.length, 7 + SEAL_OVERHEAD);
+  assert.equal(new TextDecoder().decode(key.open(sealed, "secret:db/creds:v1")), "hunter2");
+  assert.throws(() => key.open(sealed, "secret:db/creds:v2"), IntegrityError);
+  const other = new AeadKey(crypto.getRandomValues(new Uint8Array(32)));
+  assert.throws(() => other.open(sealed, "secret:db/creds:v1"), IntegrityError);
+  for (let i = 0; i < sealed.length; i++) {
+    const flipped = sealed.slice();
+    flipped[i] ^= 0x01;
+    assert.throws(() => key.open(flipped, "secret:db/creds:v1"), IntegrityError, `byte ${i}`);
+  }
+  assert.throws(() => key.open(sealed.subarray(0, 10), "x"), IntegrityError);
+});
+
+Deno.test("two seals of the same plaintext differ (fresh nonces)", () => {
+  const key = new AeadKey(crypto.getRandomValues(new Uint8Array(32)));
+  const a = key.seal(enc.encode("same"), "aad");
+  const b = key.seal(enc.encode("same"), "aad");
+  assert.notDeepEqual(a, b);
+  assert.deepEqual(key.open(a, "aad"), key.open(b, "aad"));
+  assert.equal(key.open(key.seal(new Uint8Array(0), "e"), "e").length, 0);
+});
+
+Deno.test("sub-keys differ by purpose; the key check tells the right root key", () => {
+  const root = crypto.getRandomValues(new Uint8Array(32));
+  assert.notDeepEqual(deriveKey(root, "secrets"), deriveKey(root, "cipher"));
+  assert.deepEqual(deriveKey(root, "secrets"), deriveKey(root.slice(), "secrets"));
+  const record = new Keyring(root).makeKeyCheck();
+  assert.ok(new Keyring(root.slice()).verifyKeyCheck(record));
+  const wrong = root.slice();
+  wrong[0] ^= 1;
+  assert.ok(!new Keyring(wrong).verifyKeyCheck(record));
+  const tampered = record.slice();
+  tampered[20] ^= 1;
+  assert.ok(!new Keyring(root).verifyKeyCheck(tampered));
+});
+
+Deno.test("encrypt and decrypt carry nonce and ciphertext apart", () => {
+  const key = new AeadKey(crypto.getRandomValues(new Uint8Array(32)));
+  const { nonce, ciphertext } = key.encrypt(enc.encode("challenge"), "v");
+  assert.equal(nonce.length, 12);
+  assert.equal(ciphertext.length, 9 + 16);
+  assert.equal(new TextDecoder().decode(key.decrypt(nonce, ciphertext, "v")), "challenge");
+  assert.throws(() => key.decrypt(nonce.subarray(1), ciphertext, "v"), IntegrityError);
+  assert.throws(() => key.decrypt(nonce, ciphertext.subarray(0, 5), "v"), IntegrityError);
+});

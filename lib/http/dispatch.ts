@@ -1,0 +1,160 @@
+/**
+ * The request pipeline shared by Nexus and Keeper, following upstream's
+ * single handler: non-POST is a 400, then an optional gate (Nexus answers 503
+ * while it has no root key), then the exact path and `action` pick a route;
+ * an unknown route is a 400. Each route reads, guards and acts; a thrown
+ * {@link ApiError} becomes its code in the route's error body, anything else
+ * a 500 that reveals nothing. Every request ends with one completion record.
+ *
+ * @module
+ */
+
+import { Buffer } from "node:buffer";
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
+import { ApiError, badRequest, internalError } from "../api/errors.ts";
+import { type JsonObject, parseJsonObject } from "../api/json.ts";
+import { findRoute, type RouteSpec } from "../api/routes.ts";
+import type { SpiffeId } from "../spiffe/id.ts";
+import type { MtlsHandler } from "../tls/server.ts";
+import { DEFAULT_MAX_BODY_BYTES, readBody } from "./body.ts";
+
+/** Headers on every JSON answer, as upstream sends them. */
+export const JSON_HEADERS: Readonly<Record<string, string>> = {
+  "content-type": "application/json",
+  "cache-control": "no-store, no-cache, must-revalidate, private",
+  "pragma": "no-cache",
+  "expires": "0",
+  "x-content-type-options": "nosniff",
+};
+
+/** What a route answers. */
+export type Reply =
+  | { status?: number; json: unknown }
+  | { status?: number; bytes: Uint8Array; contentType: string };
+
+/** One request, as a route sees it. */
+export interface RouteRequest<Name extends string> {
+  readonly route: RouteSpec<Name>;
+  /** The caller's verified SPIFFE ID. */
+  readonly peer: SpiffeId;
+  readonly headers: IncomingHttpHeaders;
+  /** The body, read once, within the size limit (else a 400). */
+  body(): Promise<Uint8Array>;
+  /** The body as one JSON object (else a 400). */
+  json(): Promise<JsonObject>;
+  /**
+   * Adds a field to the request's completion record (e.g. `path`, the secret
+   * path); fields the pipeline sets cannot be overwritten. Never a value.
+   */
+  note(field: string, value: string | number): void;
+}
+
+/** A route's implementation. */
+export type RouteHandler<Name extends string> = (request: RouteRequest<Name>) => Promise<Reply>;
+
+/** The record of one finished request (the audit line). */
+export interface Completion {
+  trail: string;
+  caller: string;
+  method: string;
+  /** The URL path requested. */
+  target: string;
+  action: string;
+  route: string | null;
+  status: number;
+  code?: string;
+  durationMs: number;
+  [field: string]: string | number | null | undefined;
+}
+
+/** Options for {@link createDispatcher}. */
+export interface DispatcherOptions<Name extends string> {
+  routes: readonly RouteSpec<Name>[];
+  /** One handler per route: the type makes a route without a handler a compile error. */
+  handlers: { readonly [K in Name]: RouteHandler<Name> };
+  /** Runs after the method check and before routing; a returned error is the answer. */
+  gate?: (path: string, action: string) => ApiError | undefined;
+  maxBodyBytes?: number;
+  /** Called once per request when its answer is sent. */
+  onComplete?: (completion: Completion) => void;
+  /** Called with unexpected failures (never shown to the caller). */
+  onError?: (error: unknown, completion: Completion) => void;
+}
+
+function errorBody(spec: RouteSpec | undefined, code: string): Record<string, unknown> {
+  if (!spec) return { err: code };
+  return { ...spec.errorShape, [spec.errorKey ?? "err"]: code };
+}
+
+function send(res: ServerResponse, reply: Reply): void {
+  if ("json" in reply) {
+    const text = JSON.stringify(reply.json);
+    res.writeHead(reply.status ?? 200, {
+      ...JSON_HEADERS,
+      "content-length": Buffer.byteLength(text),
+    });
+    res.end(text);
+    return;
+  }
+  res.writeHead(reply.status ?? 200, {
+    "content-type": reply.contentType,
+    "content-length": reply.bytes.length,
+    "cache-control": JSON_HEADERS["cache-control"],
+    "x-content-type-options": "nosniff",
+  });
+  res.end(reply.bytes);
+}
+
+/** Builds the request handler for an mTLS server. */
+export function createDispatcher<Name extends string>(
+  options: DispatcherOptions<Name>,
+): MtlsHandler {
+  const limit = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  return async (req: IncomingMessage, res: ServerResponse, peer: SpiffeId) => {
+    const started = performance.now();
+    const url = new URL(req.url ?? "/", "https://nexus.invalid");
+    const action = url.searchParams.get("action") ?? "";
+    const completion: Completion = {
+      trail: crypto.randomUUID(),
+      caller: peer.toString(),
+      method: req.method ?? "",
+      target: url.pathname,
+      action,
+      route: null,
+      status: 0,
+      durationMs: 0,
+    };
+    let spec: RouteSpec<Name> | undefined;
+    let reply: Reply;
+    try {
+      if (req.method !== "POST") throw badRequest("only POST is served");
+      const gated = options.gate?.(url.pathname, action);
+      if (gated) throw gated;
+      spec = findRoute(options.routes, url.pathname, action);
+      if (!spec) throw badRequest("no such route");
+      completion.route = spec.name;
+      let bodyPromise: Promise<Uint8Array> | undefined;
+      const body = () => bodyPromise ??= readBody(req, limit);
+      reply = await options.handlers[spec.name]({
+        route: spec,
+        peer,
+        headers: req.headers,
+        body,
+        json: async () => parseJsonObject(await body()),
+        note: (field, value) => {
+          if (!(field in completion)) completion[field] = value;
+        },
+      });
+    } catch (e) {
+      const error = e instanceof ApiError ? e : internalError();
+      if (!(e instanceof ApiError)) options.onError?.(e, completion);
+      completion.code = error.code;
+      reply = { status: error.status, json: errorBody(spec, error.code) };
+      req.resume(); // discard any unread body
+    }
+    send(res, reply);
+    completion.status = reply.status ?? 200;
+    completion.durationMs = Math.round((performance.now() - started) * 1000) / 1000;
+    options.onComplete?.(completion);
+  };
+}

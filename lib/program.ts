@@ -1,0 +1,83 @@
+/**
+ * What every SPIKE program does at start: get its SVID from the Workload API
+ * and check that it is its own role, read its listen address, and stop
+ * cleanly on SIGINT/SIGTERM. Failures are one sentence on stderr and exit 1.
+ *
+ * @module
+ */
+
+import { ConfigError } from "./config/env.ts";
+import { hasRole, type Role } from "./roles.ts";
+import { createX509Source, type WorkloadX509Source } from "./spiffe/workloadapi/x509source.ts";
+import type { Logger } from "./log.ts";
+
+/** Prints `<program>: <message>` and exits with code 1. */
+export function fatal(program: string, message: string): never {
+  console.error(`${program}: ${message}`);
+  Deno.exit(1);
+}
+
+/** Runs `main`, turning configuration and startup failures into one clear line. */
+export async function runProgram(program: string, main: () => Promise<void>): Promise<void> {
+  try {
+    await main();
+  } catch (e) {
+    const text = e instanceof Error ? e.message : String(e);
+    fatal(program, text);
+  }
+}
+
+/** A listen address: `:8443` (every interface) or `host:port`. */
+export interface ListenAddress {
+  hostname: string;
+  port: number;
+}
+
+/** Parses a listen address in upstream's form (`:8553`, `127.0.0.1:8553`, `[::1]:8553`). */
+export function parseListenAddress(name: string, text: string): ListenAddress {
+  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text.trim());
+  const port = Number(match?.[3]);
+  if (!match || port < 0 || port > 65535) {
+    throw new ConfigError(
+      `${name}=${JSON.stringify(text)} is invalid: write ":PORT" or "HOST:PORT", e.g. ":8553"`,
+    );
+  }
+  const hostname = match[1] ?? (match[2] || "0.0.0.0");
+  return { hostname, port };
+}
+
+/**
+ * Connects to the Workload API and checks that this program's SVID has
+ * `role`; otherwise stops with a message naming the ID it got.
+ */
+export async function identityFor(role: Role, log: Logger): Promise<WorkloadX509Source> {
+  const source = await createX509Source({
+    onError: (e) => log.warn("workload API", { error: e.message }),
+  });
+  const id = source.getX509Svid().id;
+  if (!hasRole(id, role)) {
+    source.close();
+    throw new ConfigError(
+      `this program needs a ${role} SPIFFE ID, but the Workload API at ${source.address} ` +
+        `gave ${id}; point SPIFFE_ENDPOINT_SOCKET at the ${role}'s socket`,
+    );
+  }
+  log.info("identity", { spiffeId: id.toString() });
+  return source;
+}
+
+/** Calls `stop` once on SIGINT or SIGTERM, then exits 0. */
+export function onShutdown(stop: () => Promise<void> | void): void {
+  let stopping = false;
+  const handler = async () => {
+    if (stopping) return;
+    stopping = true;
+    try {
+      await stop();
+    } finally {
+      Deno.exit(0);
+    }
+  };
+  Deno.addSignalListener("SIGINT", handler);
+  Deno.addSignalListener("SIGTERM", handler);
+}
