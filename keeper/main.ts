@@ -1,0 +1,55 @@
+/**
+ * SPIKE Keeper: holds one Shamir share of Nexus's root key, in memory only.
+ * Configured by `SPIKE_KEEPER_TLS_PORT` (default `:8443`) and its SPIFFE
+ * identity; only Nexus and Bootstrap may connect.
+ *
+ * @module
+ */
+
+import { KEEPER_ROUTES } from "../lib/api/routes.ts";
+import { createAuditTrail } from "../lib/audit.ts";
+import { envString } from "../lib/config/env.ts";
+import { createDispatcher } from "../lib/http/dispatch.ts";
+import { createLogger } from "../lib/log.ts";
+import { identityFor, onShutdown, parseListenAddress, runProgram } from "../lib/program.ts";
+import { RoleSet } from "../lib/roles.ts";
+import { authorizeMatching } from "../lib/tls/authorize.ts";
+import { createMtlsServer } from "../lib/tls/server.ts";
+import { keeperHandlers } from "./routes.ts";
+import { ShareSlot } from "./state.ts";
+
+await runProgram("keeper", async () => {
+  const log = createLogger("keeper");
+  const roles = RoleSet.fromEnv();
+  const listen = parseListenAddress(
+    "SPIKE_KEEPER_TLS_PORT",
+    envString("SPIKE_KEEPER_TLS_PORT", ":8443"),
+  );
+  const source = await identityFor("keeper", log);
+  const slot = new ShareSlot();
+  const server = createMtlsServer({
+    source,
+    authorizer: authorizeMatching(
+      (id) => roles.hasAny(id, "nexus", "bootstrap"),
+      "a SPIKE Nexus or Bootstrap ID",
+    ),
+    handler: createDispatcher({
+      routes: KEEPER_ROUTES,
+      handlers: keeperHandlers(slot, roles),
+      onComplete: createAuditTrail("keeper"),
+      onError: (e, c) => log.error("request failed", { trail: c.trail, error: String(e) }),
+    }),
+    onRefused: (reason, peer) => log.warn("connection refused", { reason, peer }),
+    onError: (e) => log.error("server error", { error: e.message }),
+  });
+  const { port } = await server.listen(listen.port, listen.hostname);
+  log.notice("ready", {
+    listen: `${listen.hostname}:${port}`,
+    spiffeId: source.getX509Svid().id.toString(),
+  });
+  onShutdown(async () => {
+    await server.close();
+    source.close();
+    slot.clear();
+  });
+});

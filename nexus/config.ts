@@ -1,0 +1,96 @@
+/**
+ * Nexus configuration, from environment variables with upstream's names and
+ * defaults. A bad value stops Nexus at start with a message naming it.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { ConfigError, envDuration, envInt, envString } from "../lib/config/env.ts";
+import { type KeeperPeer, keeperPeersFromEnv } from "../lib/config/peers.ts";
+import { DEFAULT_MAX_BODY_BYTES } from "../lib/http/body.ts";
+import { type ListenAddress, parseListenAddress } from "../lib/program.ts";
+import { MAX_SHARES, validateShareCounts } from "../lib/crypto/shamir.ts";
+
+/** Where Nexus keeps its data. */
+export type BackendKind = "kv" | "memory" | "lite";
+
+/** Everything Nexus reads from its environment. */
+export interface NexusConfig {
+  listen: ListenAddress;
+  backend: BackendKind;
+  /** Folder of the KV file (kv and lite backends). */
+  dataDir: string;
+  /** The Keepers, in share-index order (empty for the memory backend). */
+  keepers: KeeperPeer[];
+  shares: number;
+  threshold: number;
+  keeperUpdateIntervalMs: number;
+  /** Largest request body. */
+  maxBodyBytes: number;
+  /** Largest ciphertext the cipher and verify routes accept. */
+  maxCiphertextBytes: number;
+  /** Versions kept per secret path. */
+  maxSecretVersions: number;
+}
+
+function parseBackend(): BackendKind {
+  const raw = envString("SPIKE_NEXUS_BACKEND_STORE", "kv").toLowerCase();
+  // "sqlite" is upstream's default persistent backend; ours is Deno KV.
+  if (raw === "kv" || raw === "sqlite") return "kv";
+  if (raw === "memory" || raw === "lite") return raw;
+  throw new ConfigError(
+    `SPIKE_NEXUS_BACKEND_STORE=${JSON.stringify(raw)} is invalid: use kv, memory or lite`,
+  );
+}
+
+function defaultDataDir(): string {
+  const home = Deno.env.get("HOME");
+  if (!home) {
+    throw new ConfigError("SPIKE_NEXUS_DATA_DIR is not set and HOME is unknown; set one of them");
+  }
+  return join(home, ".spike", "data");
+}
+
+/** Reads and checks the configuration. */
+export function loadNexusConfig(): NexusConfig {
+  const backend = parseBackend();
+  const shares = envInt("SPIKE_NEXUS_SHAMIR_SHARES", 3, { min: 2, max: MAX_SHARES });
+  const threshold = envInt("SPIKE_NEXUS_SHAMIR_THRESHOLD", 2, { min: 2, max: MAX_SHARES });
+  try {
+    validateShareCounts(shares, threshold);
+  } catch (e) {
+    throw new ConfigError(
+      `SPIKE_NEXUS_SHAMIR_SHARES=${shares} and SPIKE_NEXUS_SHAMIR_THRESHOLD=${threshold}: ${
+        (e as Error).message
+      }`,
+    );
+  }
+  const keepers = backend === "memory" ? [] : keeperPeersFromEnv();
+  if (backend !== "memory" && keepers.length !== shares) {
+    throw new ConfigError(
+      `SPIKE_NEXUS_KEEPER_PEERS lists ${keepers.length} Keepers but SPIKE_NEXUS_SHAMIR_SHARES is ` +
+        `${shares}; they must be equal (Keeper i holds share i)`,
+    );
+  }
+  return {
+    listen: parseListenAddress(
+      "SPIKE_NEXUS_TLS_PORT",
+      envString("SPIKE_NEXUS_TLS_PORT", ":8553"),
+    ),
+    backend,
+    dataDir: envString("SPIKE_NEXUS_DATA_DIR", "") ||
+      (backend === "memory" ? "" : defaultDataDir()),
+    keepers,
+    shares,
+    threshold,
+    keeperUpdateIntervalMs: envDuration("SPIKE_NEXUS_KEEPER_UPDATE_INTERVAL", 5 * 60_000, {
+      min: 100,
+    }),
+    maxBodyBytes: envInt("SPIKE_NEXUS_MAX_REQUEST_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, {
+      min: 1024,
+    }),
+    maxCiphertextBytes: envInt("SPIKE_NEXUS_CRYPTO_MAX_CIPHERTEXT_SIZE", 65536, { min: 64 }),
+    maxSecretVersions: envInt("SPIKE_NEXUS_MAX_SECRET_VERSIONS", 10, { min: 1, max: 1000 }),
+  };
+}

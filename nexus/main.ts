@@ -1,0 +1,69 @@
+/**
+ * SPIKE Nexus: the secrets store. Holds the root key in memory only, gets it
+ * back from the Keepers by itself after a restart, and serves the mTLS API.
+ *
+ * @module
+ */
+
+import { KeeperClient } from "../lib/client/keeper.ts";
+import { requireAccess } from "../lib/config/permissions.ts";
+import { createLogger } from "../lib/log.ts";
+import { identityFor, onShutdown, runProgram } from "../lib/program.ts";
+import { RoleSet } from "../lib/roles.ts";
+import { authorizeMatching } from "../lib/tls/authorize.ts";
+import { createMtlsAgent } from "../lib/tls/client.ts";
+import { loadNexusConfig } from "./config.ts";
+import type { NexusContext } from "./context.ts";
+import { createNexusServer } from "./server.ts";
+import { KeeperLink } from "./state/keepers.ts";
+import { RootKeyState } from "./state/rootkey.ts";
+import { openKvStore, openMemoryStore } from "./store/store.ts";
+
+await runProgram("nexus", async () => {
+  const log = createLogger("nexus");
+  const config = loadNexusConfig();
+  const roles = RoleSet.fromEnv();
+  if (config.backend !== "memory") {
+    requireAccess(
+      "SPIKE_NEXUS_DATA_DIR",
+      { kind: "read", path: config.dataDir },
+      { kind: "write", path: config.dataDir },
+    );
+  }
+  const source = await identityFor("nexus", log);
+  const store = config.backend === "memory"
+    ? await openMemoryStore()
+    : await openKvStore(config.dataDir);
+  const state = new RootKeyState(config.threshold, config.shares, store);
+  const agent = config.backend === "memory" ? undefined : createMtlsAgent({
+    source,
+    authorizer: authorizeMatching((id) => roles.has(id, "keeper"), "a SPIKE Keeper ID"),
+  });
+  const keepers = agent && new KeeperLink({
+    state,
+    keepers: config.keepers,
+    client: new KeeperClient(agent),
+    log,
+    updateIntervalMs: config.keeperUpdateIntervalMs,
+  });
+  if (config.backend === "memory") {
+    state.useRandomKey();
+    log.warn("in-memory mode: no SPIKE Keepers, nothing persisted; not for production");
+  }
+  const ctx: NexusContext = { config, state, roles, store, keepers, log };
+  const server = createNexusServer(ctx, source);
+  const { port } = await server.listen(config.listen.port, config.listen.hostname);
+  log.notice("listening", {
+    listen: `${config.listen.hostname}:${port}`,
+    backend: config.backend,
+    spiffeId: source.getX509Svid().id.toString(),
+  });
+  keepers?.start();
+  onShutdown(async () => {
+    keepers?.stop();
+    await server.close();
+    agent?.close();
+    store.close();
+    source.close();
+  });
+});

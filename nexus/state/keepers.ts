@@ -1,0 +1,180 @@
+/**
+ * Nexus and its Keepers. Until the root key is known, every Keeper is asked
+ * for its share, with backoff from 0.5 s growing to 60 s (a request from
+ * Bootstrap wakes the loop at once); shares are kept across rounds and handed
+ * to the root-key state. Once the key is known, every Keeper gets its share
+ * right away and again every update interval, so a restarted Keeper is whole
+ * again within one interval.
+ *
+ * @module
+ */
+
+import type { KeeperClient } from "../../lib/client/keeper.ts";
+import type { KeeperPeer } from "../../lib/config/peers.ts";
+import { shareIndex } from "../../lib/crypto/shamir.ts";
+import type { Logger } from "../../lib/log.ts";
+import type { AdoptResult, RootKeyState } from "./rootkey.ts";
+
+const FIRST_DELAY_MS = 500;
+const MAX_DELAY_MS = 60_000;
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** Options for {@link KeeperLink}. */
+export interface KeeperLinkOptions {
+  state: RootKeyState;
+  keepers: readonly KeeperPeer[];
+  client: KeeperClient;
+  log: Logger;
+  updateIntervalMs: number;
+}
+
+/** Recovers the root key from Keepers and keeps them seeded. */
+export class KeeperLink {
+  readonly #o: KeeperLinkOptions;
+  readonly #collected = new Map<number, Uint8Array>();
+  #stopped = false;
+  #wake: (() => void) | undefined;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #offReady: () => void;
+
+  constructor(options: KeeperLinkOptions) {
+    this.#o = options;
+    this.#offReady = options.state.onReady(() => this.#seedForever());
+  }
+
+  /** Starts recovering (if the key is not known yet). */
+  start(): void {
+    if (this.#o.state.status !== "ready") void this.#recover();
+  }
+
+  /** Asks the Keepers again now instead of at the end of the current wait. */
+  wake(): void {
+    this.#wake?.();
+  }
+
+  #keeper(index: number): string {
+    return this.#o.keepers.find((k) => k.index === index)?.url ?? `#${index}`;
+  }
+
+  async #recover(): Promise<void> {
+    let delay = FIRST_DELAY_MS;
+    const ready = () => this.#o.state.status === "ready";
+    while (!this.#stopped && !ready()) {
+      await this.#pollOnce();
+      if (ready()) break;
+      const jittered = delay * (0.75 + Math.random() * 0.5);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, jittered);
+        this.#wake = done;
+        function done() {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      this.#wake = undefined;
+      delay = Math.min(delay * 2, MAX_DELAY_MS);
+    }
+    for (const share of this.#collected.values()) share.fill(0);
+    this.#collected.clear();
+  }
+
+  async #pollOnce(): Promise<void> {
+    const { keepers, client, log, state } = this.#o;
+    const answers = await Promise.allSettled(keepers.map((k) => client.shard(k.url)));
+    answers.forEach((answer, i) => {
+      const keeper = keepers[i];
+      if (answer.status === "rejected") {
+        log.warn("keeper unreachable", { keeper: keeper.url, error: message(answer.reason) });
+        return;
+      }
+      const share = answer.value;
+      if (share === null) {
+        log.info("keeper holds no share yet", { keeper: keeper.url });
+        return;
+      }
+      if (shareIndex(share) !== keeper.index) {
+        log.error("keeper holds the share of another position", {
+          keeper: keeper.url,
+          expected: keeper.index,
+          found: shareIndex(share),
+          hint: "SPIKE_NEXUS_KEEPER_PEERS must list the Keepers in the same order as before",
+        });
+        share.fill(0);
+        return;
+      }
+      this.#collected.get(keeper.index)?.fill(0);
+      this.#collected.set(keeper.index, share);
+    });
+    if (this.#collected.size < state.threshold) {
+      log.info("waiting for shares", {
+        have: this.#collected.size,
+        need: state.threshold,
+      });
+      return;
+    }
+    this.#report(await state.adopt(this.#collected, "keepers"));
+  }
+
+  #report(result: AdoptResult): void {
+    const { log } = this.#o;
+    switch (result.outcome) {
+      case "ready":
+        log.notice("root key recovered from keepers", {
+          keepers: [...this.#collected.keys()].map((i) => this.#keeper(i)).join(","),
+        });
+        for (const index of result.wrongShares) {
+          log.error("keeper returned a share that does not belong to the root key", {
+            keeper: this.#keeper(index),
+          });
+        }
+        return;
+      case "pending":
+        log.notice("first root key assembled from keepers; waiting for Bootstrap to verify it");
+        return;
+      case "rejected":
+        log.error("keeper shares rejected; not using them", {
+          reason: result.reason,
+          keepers: result.suspectShares.map((i) => this.#keeper(i)).join(","),
+        });
+        return;
+      case "unchanged":
+        return;
+    }
+  }
+
+  #seedForever(): void {
+    void this.pushShares();
+    clearInterval(this.#timer);
+    this.#timer = setInterval(() => void this.pushShares(), this.#o.updateIntervalMs);
+  }
+
+  /** Gives every Keeper its share now; failures are logged and retried next interval. */
+  async pushShares(): Promise<void> {
+    const { keepers, client, log, state } = this.#o;
+    if (this.#stopped || state.status !== "ready") return;
+    const shares = await state.shares();
+    try {
+      await Promise.all(keepers.map(async (keeper) => {
+        try {
+          await client.contribute(keeper.url, shares[keeper.index - 1]);
+          log.debug("keeper seeded", { keeper: keeper.url });
+        } catch (e) {
+          log.warn("could not seed keeper; will retry", { keeper: keeper.url, error: message(e) });
+        }
+      }));
+    } finally {
+      for (const share of shares) share.fill(0);
+    }
+  }
+
+  /** Stops polling and seeding. */
+  stop(): void {
+    this.#stopped = true;
+    this.#offReady();
+    clearInterval(this.#timer);
+    this.#wake?.();
+  }
+}

@@ -1,0 +1,73 @@
+import assert from "node:assert/strict";
+import { splitRootKey } from "../../lib/crypto/shamir.ts";
+import { openMemoryStore, type Store } from "../store/store.ts";
+import { RootKeyState } from "./rootkey.ts";
+
+function byIndex(shares: Uint8Array[]): Map<number, Uint8Array> {
+  return new Map(shares.map((s) => [s[32], s.slice()]));
+}
+
+async function withStore(fn: (store: Store) => Promise<void>): Promise<void> {
+  const store = await openMemoryStore();
+  try {
+    await fn(store);
+  } finally {
+    store.close();
+  }
+}
+
+Deno.test("a first key from Keepers stays pending until confirmed, then is checked", () =>
+  withStore(async (store) => {
+    const shares = await splitRootKey(crypto.getRandomValues(new Uint8Array(32)), 3, 2);
+    const state = new RootKeyState(2, 3, store);
+    assert.equal(state.status, "waiting");
+    assert.equal(await state.initialized(), false);
+    assert.deepEqual(await state.adopt(byIndex(shares.slice(0, 2)), "keepers"), {
+      outcome: "pending",
+    });
+    assert.equal(state.status, "pending");
+    assert.equal(state.keyring, undefined); // nothing may use a pending key but verify
+    assert.ok(state.candidateKeyring);
+    assert.ok(await state.confirmPending());
+    assert.equal(state.status, "ready");
+    assert.equal(await state.initialized(), true);
+    assert.deepEqual(await state.shares(), shares);
+
+    // A later process: the key-check picks the right subset and names the wrong share.
+    const later = new RootKeyState(2, 3, store);
+    const bad = byIndex(shares);
+    bad.get(2)![0] ^= 1;
+    const result = await later.adopt(bad, "keepers");
+    assert.deepEqual(result, { outcome: "ready", wrongShares: [2] });
+    assert.deepEqual(await later.shares(), shares);
+  }));
+
+Deno.test("shares that fail the key check are rejected and nothing is used", () =>
+  withStore(async (store) => {
+    const shares = await splitRootKey(crypto.getRandomValues(new Uint8Array(32)), 3, 2);
+    const first = new RootKeyState(2, 3, store);
+    await first.adopt(byIndex(shares), "restore");
+    assert.equal(first.status, "ready");
+
+    const other = await splitRootKey(crypto.getRandomValues(new Uint8Array(32)), 3, 2);
+    const state = new RootKeyState(2, 3, store);
+    const result = await state.adopt(byIndex(other), "restore");
+    assert.equal(result.outcome, "rejected");
+    assert.equal(state.status, "waiting");
+    assert.equal(state.candidateKeyring, undefined);
+    const mixed = new Map([[1, shares[0].slice()], [2, other[1].slice()]]);
+    assert.equal((await state.adopt(mixed, "keepers")).outcome, "rejected");
+    assert.equal(state.status, "waiting");
+  }));
+
+Deno.test("without a key-check, disagreeing Keeper shares are not trusted", () =>
+  withStore(async (store) => {
+    const shares = await splitRootKey(crypto.getRandomValues(new Uint8Array(32)), 3, 2);
+    const state = new RootKeyState(2, 3, store);
+    const bad = byIndex(shares);
+    bad.get(3)![7] ^= 1;
+    const result = await state.adopt(bad, "keepers");
+    assert.equal(result.outcome, "rejected");
+    assert.equal(state.status, "waiting");
+    assert.equal((await state.adopt(byIndex(shares.slice(0, 1)), "keepers")).outcome, "rejected");
+  }));

@@ -1,0 +1,113 @@
+/**
+ * How Pilot reaches Nexus: its SVID from the Workload API (checked for the
+ * Pilot role the command needs, as upstream does), an mTLS agent that only
+ * accepts a Nexus, and errors turned into one sentence and an exit code.
+ *
+ * @module
+ */
+
+import { envDuration } from "../lib/config/env.ts";
+import { nexusUrlFromEnv } from "../lib/config/nexus_url.ts";
+import { ApiResponseError } from "../lib/client/errors.ts";
+import { NexusClient } from "../lib/client/nexus.ts";
+import { type Role, RoleSet } from "../lib/roles.ts";
+import type { SpiffeId } from "../lib/spiffe/id.ts";
+import { createX509Source } from "../lib/spiffe/workloadapi/x509source.ts";
+import { authorizeMatching } from "../lib/tls/authorize.ts";
+import { createMtlsAgent } from "../lib/tls/client.ts";
+import { CliError } from "./cli.ts";
+import { Exit, exitForCode } from "./exit.ts";
+
+const ROLE_WORDS: Partial<Record<Role, string>> = {
+  "pilot-superuser": "pilot",
+  "pilot-recover": "recover",
+  "pilot-restore": "restore",
+};
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** Turns an API error into the sentence and exit code a user should see. */
+export function explain(e: unknown, nexusUrl: string, id?: SpiffeId): CliError {
+  if (e instanceof CliError) return e;
+  if (e instanceof ApiResponseError) {
+    const code = exitForCode(e.code);
+    switch (e.code) {
+      case "access_unauthorized":
+        return new CliError(`Nexus refused ${id ?? "this identity"} for this operation`, code);
+      case "state_not_ready":
+        return new CliError(
+          "Nexus is not ready: it does not have its root key yet; try again shortly",
+          code,
+        );
+      case "api_not_found":
+        return new CliError("not found", code);
+      case "api_bad_request":
+        return new CliError("Nexus refused the request as invalid", code);
+      default:
+        return new CliError(`Nexus failed to answer (HTTP ${e.status}); see its logs`, code);
+    }
+  }
+  const text = message(e);
+  if (
+    /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|timed out|socket hang up|ECONNRESET|connection/i
+      .test(text)
+  ) {
+    return new CliError(
+      `cannot reach Nexus at ${nexusUrl} (${text}); check SPIKE_NEXUS_API_URL and that Nexus runs`,
+      Exit.unavailable,
+    );
+  }
+  if (/unauthorized SPIFFE ID|expected a SPIKE Nexus/i.test(text)) {
+    return new CliError(
+      `the server at ${nexusUrl} is not a SPIKE Nexus (${text}); check SPIKE_NEXUS_API_URL`,
+      Exit.unavailable,
+    );
+  }
+  return new CliError(text, Exit.failure);
+}
+
+/**
+ * Connects as `role`, runs `fn` with a Nexus client, and closes everything.
+ * Every failure comes out as a {@link CliError}.
+ */
+export async function withNexus<T>(
+  role: Role,
+  fn: (nexus: NexusClient, id: SpiffeId) => Promise<T>,
+): Promise<T> {
+  const roles = RoleSet.fromEnv();
+  const nexusUrl = nexusUrlFromEnv();
+  let source;
+  try {
+    source = await createX509Source();
+  } catch (e) {
+    throw new CliError(
+      `no identity: ${message(e)}`,
+      Exit.unauthorized,
+    );
+  }
+  const id = source.getX509Svid().id;
+  if (!roles.has(id, role)) {
+    source.close();
+    const word = ROLE_WORDS[role] ?? role;
+    throw new CliError(
+      `you need a '${word}' SPIFFE ID to use this command (this identity is ${id}); ` +
+        "point SPIFFE_ENDPOINT_SOCKET at a Workload API that gives Pilot that role",
+      Exit.unauthorized,
+    );
+  }
+  const agent = createMtlsAgent({
+    source,
+    authorizer: authorizeMatching((peer) => roles.has(peer, "nexus"), "a SPIKE Nexus ID"),
+  });
+  const timeoutMs = envDuration("SPIKE_HTTP_CLIENT_TIMEOUT", 60_000, { min: 1 });
+  try {
+    return await fn(new NexusClient({ url: nexusUrl, agent, timeoutMs }), id);
+  } catch (e) {
+    throw explain(e, nexusUrl, id);
+  } finally {
+    agent.close();
+    source.close();
+  }
+}
