@@ -13,6 +13,7 @@ import { splitRootKey } from "../lib/crypto/shamir.ts";
 import { ApiResponseError } from "../lib/client/errors.ts";
 import { KeeperClient } from "../lib/client/keeper.ts";
 import { NexusClient } from "../lib/client/nexus.ts";
+import { hostOf, requireAccess } from "../lib/config/permissions.ts";
 import { createLogger } from "../lib/log.ts";
 import { fatal, identityFor, runProgram } from "../lib/program.ts";
 import { retry } from "../lib/retry.ts";
@@ -41,6 +42,10 @@ await runProgram(PROGRAM, async () => {
       () => fatal(PROGRAM, `gave up after SPIKE_BOOTSTRAP_TIMEOUT (${config.timeoutMs}ms)`),
       config.timeoutMs,
     );
+  }
+  requireAccess("SPIKE_NEXUS_API_URL", { kind: "net", host: hostOf(config.nexusUrl) });
+  for (const keeper of config.keepers) {
+    requireAccess("SPIKE_NEXUS_KEEPER_PEERS", { kind: "net", host: hostOf(keeper.url) });
   }
   const source = await identityFor("bootstrap", log);
   const nexusAgent = createMtlsAgent({

@@ -11,7 +11,13 @@ import { createAuditTrail } from "../lib/audit.ts";
 import { envString } from "../lib/config/env.ts";
 import { createDispatcher } from "../lib/http/dispatch.ts";
 import { createLogger } from "../lib/log.ts";
-import { identityFor, onShutdown, parseListenAddress, runProgram } from "../lib/program.ts";
+import {
+  identityFor,
+  onShutdown,
+  parseListenAddress,
+  requireListen,
+  runProgram,
+} from "../lib/program.ts";
 import { RoleSet } from "../lib/roles.ts";
 import { authorizeMatching } from "../lib/tls/authorize.ts";
 import { createMtlsServer } from "../lib/tls/server.ts";
@@ -25,6 +31,7 @@ await runProgram("keeper", async () => {
     "SPIKE_KEEPER_TLS_PORT",
     envString("SPIKE_KEEPER_TLS_PORT", ":8443"),
   );
+  requireListen("SPIKE_KEEPER_TLS_PORT", listen);
   const source = await identityFor("keeper", log);
   const slot = new ShareSlot();
   const server = createMtlsServer({

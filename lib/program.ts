@@ -7,6 +7,8 @@
  */
 
 import { ConfigError } from "./config/env.ts";
+import { requireAccess } from "./config/permissions.ts";
+import { endpointAddressFromEnv, parseEndpointAddress } from "./spiffe/endpoint.ts";
 import { hasRole, type Role } from "./roles.ts";
 import { createX509Source, type WorkloadX509Source } from "./spiffe/workloadapi/x509source.ts";
 import type { Logger } from "./log.ts";
@@ -51,6 +53,7 @@ export function parseListenAddress(name: string, text: string): ListenAddress {
  * `role`; otherwise stops with a message naming the ID it got.
  */
 export async function identityFor(role: Role, log: Logger): Promise<WorkloadX509Source> {
+  requireEndpointAccess();
   const source = await createX509Source({
     onError: (e) => log.warn("workload API", { error: e.message }),
   });
@@ -64,6 +67,22 @@ export async function identityFor(role: Role, log: Logger): Promise<WorkloadX509
   }
   log.info("identity", { spiffeId: id.toString() });
   return source;
+}
+
+/** Checks that the Workload API socket in `SPIFFE_ENDPOINT_SOCKET` may be used. */
+export function requireEndpointAccess(): void {
+  const endpoint = parseEndpointAddress(endpointAddressFromEnv());
+  requireAccess(
+    "SPIFFE_ENDPOINT_SOCKET",
+    endpoint.scheme === "unix"
+      ? { kind: "unix-socket", path: endpoint.path }
+      : { kind: "net", host: `${endpoint.host}:${endpoint.port}` },
+  );
+}
+
+/** Checks that the program may listen on `address` (named by `setting`). */
+export function requireListen(setting: string, address: ListenAddress): void {
+  requireAccess(setting, { kind: "net", host: `${address.hostname}:${address.port}` });
 }
 
 /** Calls `stop` once on SIGINT or SIGTERM, then exits 0. */

@@ -6,9 +6,9 @@
  */
 
 import { KeeperClient } from "../lib/client/keeper.ts";
-import { requireAccess } from "../lib/config/permissions.ts";
+import { hostOf, requireAccess } from "../lib/config/permissions.ts";
 import { createLogger } from "../lib/log.ts";
-import { identityFor, onShutdown, runProgram } from "../lib/program.ts";
+import { identityFor, onShutdown, requireListen, runProgram } from "../lib/program.ts";
 import { RoleSet } from "../lib/roles.ts";
 import { authorizeMatching } from "../lib/tls/authorize.ts";
 import { createMtlsAgent } from "../lib/tls/client.ts";
@@ -29,6 +29,10 @@ await runProgram("nexus", async () => {
       { kind: "read", path: config.dataDir },
       { kind: "write", path: config.dataDir },
     );
+  }
+  requireListen("SPIKE_NEXUS_TLS_PORT", config.listen);
+  for (const keeper of config.keepers) {
+    requireAccess("SPIKE_NEXUS_KEEPER_PEERS", { kind: "net", host: hostOf(keeper.url) });
   }
   const source = await identityFor("nexus", log);
   const store = config.backend === "memory"

@@ -8,6 +8,9 @@
 
 import { envDuration } from "../lib/config/env.ts";
 import { nexusUrlFromEnv } from "../lib/config/nexus_url.ts";
+import { hostOf, requireAccess } from "../lib/config/permissions.ts";
+import { requireEndpointAccess } from "../lib/program.ts";
+import { endpointAddressFromEnv, parseEndpointAddress } from "../lib/spiffe/endpoint.ts";
 import { ApiResponseError } from "../lib/client/errors.ts";
 import { NexusClient } from "../lib/client/nexus.ts";
 import { type Role, RoleSet } from "../lib/roles.ts";
@@ -23,6 +26,15 @@ const ROLE_WORDS: Partial<Record<Role, string>> = {
   "pilot-recover": "recover",
   "pilot-restore": "restore",
 };
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
@@ -78,6 +90,21 @@ export async function withNexus<T>(
 ): Promise<T> {
   const roles = RoleSet.fromEnv();
   const nexusUrl = nexusUrlFromEnv();
+  try {
+    requireEndpointAccess();
+    requireAccess("SPIKE_NEXUS_API_URL", { kind: "net", host: hostOf(nexusUrl) });
+  } catch (e) {
+    throw new CliError((e as Error).message, Exit.usage);
+  }
+  const endpoint = parseEndpointAddress(endpointAddressFromEnv());
+  if (endpoint.scheme === "unix" && !(await exists(endpoint.path))) {
+    // A person is waiting: say so at once instead of retrying for the source timeout.
+    throw new CliError(
+      `no Workload API socket at ${endpoint.path}; start the agent (SPIRE, or ` +
+        "deno task agent serve) or point SPIFFE_ENDPOINT_SOCKET at its socket",
+      Exit.unauthorized,
+    );
+  }
   let source;
   try {
     source = await createX509Source();

@@ -9,9 +9,25 @@
 import { resolve } from "node:path";
 import { ConfigError } from "./env.ts";
 
-type Need =
+/** Something a program needs to be allowed. */
+export type Need =
   | { kind: "read" | "write"; path: string }
-  | { kind: "unix-socket"; path: string };
+  | { kind: "unix-socket"; path: string }
+  | { kind: "net"; host: string };
+
+function granted(descriptor: Deno.PermissionDescriptor): boolean {
+  try {
+    return Deno.permissions.querySync(descriptor).state === "granted";
+  } catch {
+    return false;
+  }
+}
+
+/** The `host:port` a URL connects to (default port 443 for https). */
+export function hostOf(url: string): string {
+  const u = new URL(url);
+  return `${u.hostname}:${u.port || (u.protocol === "https:" ? "443" : "80")}`;
+}
 
 /**
  * Throws {@link ConfigError} unless every need is granted.
@@ -19,6 +35,13 @@ type Need =
  */
 export function requireAccess(setting: string, ...needs: Need[]): void {
   for (const need of needs) {
+    if (need.kind === "net") {
+      if (granted({ name: "net", host: need.host })) continue;
+      throw new ConfigError(
+        `${setting} needs ${need.host}, which this program is not allowed to reach; ` +
+          `run it with --allow-net=${need.host}`,
+      );
+    }
     const path = resolve(need.path);
     // A unix socket needs net access to its exact path, and read and write on the file.
     const descriptors: Deno.PermissionDescriptor[] = need.kind === "unix-socket"

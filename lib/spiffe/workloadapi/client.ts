@@ -74,8 +74,10 @@ const FATAL_CODES = new Set([grpc.status.INVALID_ARGUMENT, grpc.status.CANCELLED
 
 function describeStatus(error: grpc.ServiceError, endpoint: WorkloadEndpoint): WorkloadApiError {
   const name = grpc.status[error.code] ?? String(error.code);
+  // grpc-js ends some details with an empty "Resolution note:"; it says nothing.
+  const details = (error.details || error.message).replace(/\.?\s*Resolution note:\s*$/, "");
   return new WorkloadApiError(
-    `Workload API at ${endpoint.address}: ${name}: ${error.details || error.message}`,
+    `Workload API at ${endpoint.address}: ${name}: ${details}`,
     error.code,
   );
 }

@@ -1,0 +1,16 @@
+import assert from "node:assert/strict";
+import { programTasks } from "./tasks.ts";
+
+Deno.test("deno.json runs each program with the flags of scripts/permissions.ts", async () => {
+  const config = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
+  for (const [name, command] of Object.entries(programTasks())) {
+    assert.equal(
+      config.tasks[name],
+      command,
+      `task "${name}" differs; run: deno run --allow-read=deno.json --allow-write=deno.json scripts/tasks.ts --write`,
+    );
+  }
+  for (const command of Object.values(config.tasks) as string[]) {
+    assert.ok(!/(^|\s)(-A|--allow-all)(\s|$)/.test(command) || command.startsWith("deno test"));
+  }
+});
