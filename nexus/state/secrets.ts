@@ -1,0 +1,256 @@
+/**
+ * Secrets with versions, encrypted at rest.
+ *
+ * Layout in the store (paths and version numbers are in the keys, in clear):
+ * - `["secret-meta", path]`: the path's metadata (versions, their times,
+ *   current and oldest), sealed with associated data naming the path;
+ * - `["secret-data", path, version, chunk]`: the version's values as JSON,
+ *   sealed in chunks below Deno KV's 64 KiB value limit, each bound to its
+ *   path, version, position and chunk count.
+ *
+ * Every write is one atomic commit checked against the metadata's
+ * versionstamp (compare-and-set), retried on conflict: concurrent writers to
+ * a path each get their own version and none is lost, across processes too.
+ * Versions beyond the maximum are deleted from the store in the same commit.
+ * A record that fails its integrity check is never served.
+ *
+ * @module
+ */
+
+import { notFound } from "../../lib/api/errors.ts";
+import type { AeadKey } from "../../lib/crypto/aead.ts";
+import type { Store, StoreKey, StoreTransaction } from "../store/store.ts";
+
+/** Largest plaintext per data chunk (sealed, it stays below 64 KiB). */
+export const CHUNK_BYTES = 60 * 1024;
+const MAX_ATTEMPTS = 200;
+
+/** One version's bookkeeping. */
+export interface VersionRecord {
+  created: number;
+  deleted: number | null;
+  chunks: number;
+}
+
+/** A path's metadata, as stored (sealed). */
+export interface SecretMeta {
+  path: string;
+  current: number;
+  oldest: number;
+  created: number;
+  updated: number;
+  maxVersions: number;
+  versions: Record<string, VersionRecord>;
+}
+
+const metaKey = (path: string): StoreKey => ["secret-meta", path];
+const dataKey = (path: string, version: number, chunk: number): StoreKey => [
+  "secret-data",
+  path,
+  version,
+  chunk,
+];
+const metaAad = (path: string) => `secret-meta\u0000${path}`;
+const dataAad = (path: string, version: number, chunk: number, chunks: number) =>
+  `secret-data\u0000${path}\u0000${version}\u0000${chunk}\u0000${chunks}`;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+function versionNumbers(meta: SecretMeta): number[] {
+  return Object.keys(meta.versions).map(Number).sort((a, b) => a - b);
+}
+
+function live(meta: SecretMeta): number[] {
+  return versionNumbers(meta).filter((v) => meta.versions[v].deleted === null);
+}
+
+function recomputeOldest(meta: SecretMeta): void {
+  meta.oldest = live(meta)[0] ?? 0;
+}
+
+/** The versioned, encrypted secrets of one Nexus. */
+export class SecretStore {
+  // Writers to the same path in this process take turns; CAS covers other processes.
+  readonly #queues = new Map<string, Promise<unknown>>();
+
+  constructor(
+    readonly store: Store,
+    /** The secrets sub-key; throws when the root key is not known. */
+    readonly key: () => AeadKey,
+    /** Versions to keep per path, read at each write. */
+    readonly maxVersions: () => number,
+  ) {}
+
+  async #readMeta(path: string): Promise<{ meta: SecretMeta; versionstamp: string } | null> {
+    const entry = await this.store.get(metaKey(path));
+    if (!entry) return null;
+    const meta = JSON.parse(decoder.decode(this.key().open(entry.value, metaAad(path))));
+    return { meta: meta as SecretMeta, versionstamp: entry.versionstamp };
+  }
+
+  #sealMeta(meta: SecretMeta): Uint8Array {
+    return this.key().seal(encoder.encode(JSON.stringify(meta)), metaAad(meta.path));
+  }
+
+  #serially<T>(path: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.#queues.get(path) ?? Promise.resolve();
+    const run = previous.then(fn, fn);
+    const tail = run.catch(() => {});
+    this.#queues.set(path, tail);
+    tail.then(() => {
+      if (this.#queues.get(path) === tail) this.#queues.delete(path);
+    });
+    return run;
+  }
+
+  /** Runs a read-modify-write of a path's metadata until its commit wins. */
+  async #update<T>(
+    path: string,
+    change: (
+      current: SecretMeta | null,
+      tx: StoreTransaction,
+    ) => { meta: SecretMeta; result: T },
+  ): Promise<T> {
+    return await this.#serially(path, async () => {
+      for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+        const read = await this.#readMeta(path);
+        const tx = this.store.atomic().check(metaKey(path), read?.versionstamp ?? null);
+        const { meta, result } = change(read ? structuredClone(read.meta) : null, tx);
+        tx.set(metaKey(path), this.#sealMeta(meta));
+        if ((await tx.commit()).ok) return result;
+      }
+      throw new Error(`could not write ${path}: too many concurrent writers`);
+    });
+  }
+
+  /** Stores `json` (the values) as a new version; returns its number. */
+  async put(path: string, json: Uint8Array): Promise<number> {
+    return await this.#update(path, (meta, tx) => {
+      const now = Date.now();
+      const next = meta ?? {
+        path,
+        current: 0,
+        oldest: 0,
+        created: now,
+        updated: now,
+        maxVersions: 0,
+        versions: {},
+      };
+      const existing = versionNumbers(next);
+      const version = next.current > 0 ? next.current + 1 : (existing.at(-1) ?? 0) + 1;
+      const chunks = Math.max(1, Math.ceil(json.length / CHUNK_BYTES));
+      for (let i = 0; i < chunks; i++) {
+        const part = json.subarray(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES);
+        tx.set(dataKey(path, version, i), this.key().seal(part, dataAad(path, version, i, chunks)));
+      }
+      next.versions[version] = { created: now, deleted: null, chunks };
+      next.current = version;
+      next.updated = now;
+      next.maxVersions = this.maxVersions();
+      // Keep at most maxVersions: the lowest-numbered go, deleted or not, from storage too.
+      for (const old of versionNumbers(next).slice(0, -next.maxVersions)) {
+        for (let i = 0; i < next.versions[old].chunks; i++) tx.delete(dataKey(path, old, i));
+        delete next.versions[old];
+      }
+      recomputeOldest(next);
+      return { meta: next, result: version };
+    });
+  }
+
+  /** A version's values (0: the current one); 404 when missing or deleted. */
+  async get(path: string, version: number): Promise<Record<string, string>> {
+    const read = await this.#readMeta(path);
+    if (!read) throw notFound();
+    const { meta } = read;
+    const v = version === 0 ? meta.current : version;
+    const record = meta.versions[v];
+    if (v === 0 || !record || record.deleted !== null) throw notFound();
+    const entries = await this.store.list(["secret-data", path, v]);
+    if (entries.length !== record.chunks) {
+      throw new Error(`secret ${path} version ${v}: ${entries.length} of ${record.chunks} chunks`);
+    }
+    const parts = entries.map((entry, i) => {
+      if (entry.key[3] !== i) throw new Error(`secret ${path} version ${v}: chunk ${i} missing`);
+      return this.key().open(entry.value, dataAad(path, v, i, record.chunks));
+    });
+    const json = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) {
+      json.set(p, at);
+      at += p.length;
+    }
+    const values = JSON.parse(decoder.decode(json)) as Record<string, string>;
+    json.fill(0);
+    return values;
+  }
+
+  /** Marks versions deleted (0 or none: the current one); 404 when the path is unknown. */
+  async delete(path: string, versions: number[]): Promise<void> {
+    await this.#update(path, (meta) => {
+      if (!meta) throw notFound();
+      const now = Date.now();
+      const targets = versions.length === 0
+        ? [meta.current]
+        : versions.map((v) => v || meta.current);
+      let currentDeleted = false;
+      for (const v of targets) {
+        const record = meta.versions[v];
+        if (!record) continue; // unknown versions are ignored, as upstream
+        record.deleted = now;
+        if (v === meta.current) currentDeleted = true;
+      }
+      if (currentDeleted) {
+        meta.current = live(meta).at(-1) ?? 0;
+        meta.updated = now;
+      }
+      recomputeOldest(meta);
+      return { meta, result: undefined };
+    });
+  }
+
+  /**
+   * Clears the deletion of versions. With no versions (or only 0) while every
+   * version is deleted, the highest deleted one comes back. 404 when the path
+   * is unknown or nothing was undeleted.
+   */
+  async undelete(path: string, versions: number[]): Promise<void> {
+    await this.#update(path, (meta) => {
+      if (!meta) throw notFound();
+      const now = Date.now();
+      let targets: number[];
+      if (versions.length === 0 || (meta.current === 0 && versions.every((v) => v === 0))) {
+        const deleted = versionNumbers(meta).filter((v) => meta.versions[v].deleted !== null);
+        targets = meta.current === 0 ? deleted.slice(-1) : [meta.current];
+      } else {
+        targets = versions.map((v) => v || meta.current).filter((v) => v !== 0);
+      }
+      const cleared = targets.filter((v) => meta.versions[v]?.deleted != null);
+      if (cleared.length === 0) throw notFound();
+      for (const v of cleared) meta.versions[v].deleted = null;
+      const highest = Math.max(...cleared);
+      if (highest > meta.current) {
+        meta.current = highest;
+        meta.updated = now;
+      }
+      recomputeOldest(meta);
+      return { meta, result: undefined };
+    });
+  }
+
+  /** Every path, sorted (deleted ones too). */
+  async list(): Promise<string[]> {
+    const entries = await this.store.list(["secret-meta"]);
+    return entries.map((e) => String(e.key[1]));
+  }
+
+  /** A path's metadata, with the same existence rules as {@link get}. */
+  async metadata(path: string, version: number): Promise<SecretMeta> {
+    const read = await this.#readMeta(path);
+    if (!read) throw notFound();
+    const v = version === 0 ? read.meta.current : version;
+    const record = read.meta.versions[v];
+    if (v === 0 || !record || record.deleted !== null) throw notFound();
+    return read.meta;
+  }
+}
