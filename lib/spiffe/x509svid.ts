@@ -46,6 +46,14 @@ export interface X509Svid {
 
 /** Longest accepted path: leaf, up to 6 intermediates, root. */
 export const MAX_CHAIN_LENGTH = 8;
+/** Most certificates a peer may present. */
+const MAX_PRESENTED = 2 * MAX_CHAIN_LENGTH;
+/**
+ * Most issuer candidates (name match, then signature check) one verification may try, as Go's
+ * `maxChainSignatureChecks`: crafted same-name, same-key CAs could otherwise make the path
+ * search exponential, inside a synchronous TLS callback.
+ */
+const MAX_SIGNATURE_CHECKS = 100;
 
 const KU = x509.KeyUsageFlags;
 const OID = {
@@ -352,10 +360,20 @@ function buildPath(
   td: string,
 ): Cert[] {
   let firstProblem: X509SvidError | undefined;
+  let checks = 0;
+  const issues = (parent: Cert, child: Cert): boolean => {
+    if (!sameDer(child.issuerName, parent.subjectName)) return false;
+    if (++checks > MAX_SIGNATURE_CHECKS) {
+      throw new X509SvidError(
+        `gave up after ${MAX_SIGNATURE_CHECKS} signature checks (too many candidate issuers)`,
+      );
+    }
+    return signedBy(child, parent);
+  };
   const search = (path: Cert[]): Cert[] | undefined => {
     const child = path[path.length - 1];
     for (const root of roots) {
-      if (!signedBy(child, root)) continue;
+      if (!issues(root, child)) continue;
       const problem = checkIssuer(root, path, true, now);
       if (!problem) return [...path, root];
       firstProblem ??= problem;
@@ -368,7 +386,7 @@ function buildPath(
     }
     for (const candidate of intermediates) {
       if (path.some((c) => sameDer(c.der, candidate.der))) continue;
-      if (!signedBy(child, candidate)) continue;
+      if (!issues(candidate, child)) continue;
       const problem = checkIssuer(candidate, path, false, now);
       if (problem) {
         firstProblem ??= problem;
@@ -401,6 +419,11 @@ export function verifyX509Svid(
   now: Date = new Date(),
 ): { id: SpiffeId; verifiedChain: Uint8Array[] } {
   if (chain.length === 0) throw new X509SvidError("empty certificates chain");
+  if (chain.length > MAX_PRESENTED) {
+    throw new X509SvidError(
+      `${chain.length} certificates presented; at most ${MAX_PRESENTED} are accepted`,
+    );
+  }
   const leaf = parseCert(chain[0], "leaf certificate");
   const id = leafId(leaf);
   checkLeaf(leaf, id);

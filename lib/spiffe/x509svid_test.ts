@@ -151,6 +151,29 @@ Deno.test("X.509-SVID verification and parsing with openssl-made certificates", 
       );
     });
 
+    await t.step("bounds the path search against crafted candidate issuers", async () => {
+      // Ten CAs with one name and one key: each verifies as the issuer of every other.
+      const first = await fx.pki.ca("loop-0", { cn: "loop" });
+      const loops = [first];
+      for (let i = 1; i < 10; i++) {
+        loops.push(await fx.pki.ca(`loop-${i}`, { cn: "loop", sameKeyAs: first }));
+      }
+      const leaf = await fx.pki.leaf("loop-leaf", {
+        uris: [`spiffe://example.org/x`],
+        issuer: first,
+      });
+      const started = performance.now();
+      rejects(
+        () => verify([derOf(leaf), ...loops.map(derOf)]),
+        /gave up after 100 signature checks/,
+      );
+      assert.ok(performance.now() - started < 2000);
+      rejects(
+        () => verify(new Array(17).fill(derOf(fx.good.workload))),
+        /17 certificates presented; at most 16/,
+      );
+    });
+
     await t.step("refuses empty chains and garbage", () => {
       rejects(() => verify([]), /^empty certificates chain$/);
       rejects(

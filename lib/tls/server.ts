@@ -9,15 +9,22 @@
  *   certificate, the handshake completes without one, and `getPeerCertificate(true)` exposes
  *   the presented chain through `issuerCertificate` (leaf, presented intermediates, then
  *   possibly a root the TLS stack found in `ca`).
- * - `socket.authorized` cannot be trusted alone: on a resumed session (TLS 1.2 and 1.3; the
- *   server resumes and `sessionTimeout`/`SSL_OP_NO_TICKET` do not stop it) it reads `true`
- *   even when the original handshake had an unverified chain. So every connection, resumed
- *   or not, is verified here from the peer chain.
+ * - `socket.authorized` cannot be trusted alone: the server resumes TLS 1.2 and 1.3 sessions
+ *   (`sessionTimeout: 0` and `SSL_OP_NO_TICKET` do not stop it; neither does
+ *   `setSecureContext`), a resumed connection reads `authorized: true` even when the first
+ *   handshake's chain was unverified, and `getPeerCertificate(true)` returns the chain
+ *   remembered from that first handshake. So every connection, resumed or not, is verified
+ *   here from the peer chain against the bundles current at that moment (a resumed session
+ *   whose root was rotated out of the bundle is refused).
  * - `secureConnection` listeners run before the HTTP layer (which is itself a
  *   `secureConnection` listener): a prepended listener that destroys the socket stops any
  *   request from reaching the handler.
  * - `setSecureContext({key, cert, ca, ...})` works: new connections get the new certificate.
  * - Omitting `ca` makes Deno want system CA access; an empty array works.
+ * - `headersTimeout`/`requestTimeout` are honoured (a 408, then close) but only checked every
+ *   `connectionsCheckingInterval` (default 30 s), so that interval is set below. The idle
+ *   keep-alive timeout (`keepAliveTimeout`) and `handshakeTimeout` are honoured. A request
+ *   head above `maxHeaderSize` gets the connection closed (no 431). TLS 1.1 is refused.
  *
  * @module
  */
