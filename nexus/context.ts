@@ -9,6 +9,8 @@ import type { Logger } from "../lib/log.ts";
 import type { RoleSet } from "../lib/roles.ts";
 import type { NexusConfig } from "./config.ts";
 import type { KeeperLink } from "./state/keepers.ts";
+import type { PolicyStore } from "./state/policies.ts";
+import type { SecretStore } from "./state/secrets.ts";
 import type { RootKeyState } from "./state/rootkey.ts";
 import type { Store } from "./store/store.ts";
 
@@ -19,6 +21,8 @@ export interface NexusContext {
   readonly roles: RoleSet;
   /** The store; null for none (never for kv or memory). */
   readonly store: Store | null;
+  readonly secrets: SecretStore;
+  readonly policies: PolicyStore;
   /** Present when Nexus works with Keepers (kv and lite backends). */
   readonly keepers: KeeperLink | undefined;
   readonly log: Logger;

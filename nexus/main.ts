@@ -16,6 +16,8 @@ import { loadNexusConfig } from "./config.ts";
 import type { NexusContext } from "./context.ts";
 import { createNexusServer } from "./server.ts";
 import { KeeperLink } from "./state/keepers.ts";
+import { PolicyStore } from "./state/policies.ts";
+import { SecretStore } from "./state/secrets.ts";
 import { RootKeyState } from "./state/rootkey.ts";
 import { openKvStore, openMemoryStore } from "./store/store.ts";
 
@@ -54,7 +56,21 @@ await runProgram("nexus", async () => {
     state.useRandomKey();
     log.warn("in-memory mode: no SPIKE Keepers, nothing persisted; not for production");
   }
-  const ctx: NexusContext = { config, state, roles, store, keepers, log };
+  const keyFor = (purpose: "secrets" | "policies") => () => {
+    const keyring = state.keyring;
+    if (!keyring) throw new Error("the root key is not known");
+    return keyring.key(purpose);
+  };
+  const ctx: NexusContext = {
+    config,
+    state,
+    roles,
+    store,
+    keepers,
+    log,
+    secrets: new SecretStore(store, keyFor("secrets"), () => config.maxSecretVersions),
+    policies: new PolicyStore(store, keyFor("policies")),
+  };
   const server = createNexusServer(ctx, source);
   const { port } = await server.listen(config.listen.port, config.listen.hostname);
   log.notice("listening", {

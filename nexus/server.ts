@@ -15,13 +15,40 @@ import { authorizeAny } from "../lib/tls/authorize.ts";
 import { createMtlsServer, type MtlsServer } from "../lib/tls/server.ts";
 import type { NexusContext } from "./context.ts";
 import { bootstrapHandlers } from "./routes/bootstrap.ts";
+import { cipherHandlers } from "./routes/cipher.ts";
 import { operatorHandlers } from "./routes/operator.ts";
+import { policyHandlers } from "./routes/policies.ts";
+import { secretHandlers } from "./routes/secrets.ts";
 
-/** The handlers Nexus has for its backend; a route without one is answered like an unknown one. */
+/**
+ * Every route's handler. The type makes a route without a handler a compile
+ * error; which routes a backend serves is decided by {@link servedRoutes}.
+ */
 export function nexusHandlers(
   ctx: NexusContext,
-): Partial<Record<NexusRouteName, RouteHandler<NexusRouteName>>> {
-  return { ...bootstrapHandlers(ctx), ...operatorHandlers(ctx) };
+): Record<NexusRouteName, RouteHandler<NexusRouteName>> {
+  return {
+    ...bootstrapHandlers(ctx),
+    ...operatorHandlers(ctx),
+    ...secretHandlers(ctx),
+    ...policyHandlers(ctx),
+    ...cipherHandlers(ctx),
+  };
+}
+
+/** The lite backend stores nothing: it serves only the root-key and cipher routes (as upstream). */
+const LITE_ROUTES = new Set<NexusRouteName>([
+  "bootstrap.verify",
+  "bootstrap.state",
+  "operator.recover",
+  "operator.restore",
+  "cipher.encrypt",
+  "cipher.decrypt",
+]);
+
+/** The routes a backend serves; the others are answered like unknown routes (400). */
+export function servedRoutes(backend: NexusContext["config"]["backend"]) {
+  return NEXUS_ROUTES.filter((r) => backend !== "lite" || LITE_ROUTES.has(r.name));
 }
 
 /** Answers 503 until the root key is known, except where the key is being brought back. */
@@ -46,14 +73,14 @@ export function readinessGate(ctx: NexusContext): (path: string) => ApiError | u
 /** Builds the Nexus mTLS server (not yet listening). */
 export function createNexusServer(ctx: NexusContext, source: X509Source): MtlsServer {
   const handlers = nexusHandlers(ctx);
-  const routes = NEXUS_ROUTES.filter((r) => handlers[r.name] !== undefined);
+  const routes = servedRoutes(ctx.config.backend);
   const audit = createAuditTrail("nexus");
   return createMtlsServer({
     source,
     authorizer: authorizeAny(),
     handler: createDispatcher({
       routes,
-      handlers: handlers as Record<NexusRouteName, RouteHandler<NexusRouteName>>,
+      handlers,
       gate: readinessGate(ctx),
       maxBodyBytes: ctx.config.maxBodyBytes,
       onComplete: audit,

@@ -72,21 +72,21 @@ export class Proc {
 
   /** Waits until stderr matches `pattern` (counting only text after `from` characters). */
   async waitFor(pattern: RegExp, ms = 20_000, from = 0): Promise<void> {
-    await within(
-      (async () => {
-        while (!pattern.test(this.#stderr.slice(from))) {
-          const done = await Promise.race([
-            this.status.then(() => true),
-            new Promise<false>((r) => setTimeout(() => r(false), 25)),
-          ]);
-          if (done && !pattern.test(this.#stderr.slice(from))) {
-            throw new Error(`${this.name} exited before ${pattern}; stderr:\n${this.#stderr}`);
-          }
-        }
-      })(),
-      ms,
-      `${this.name} printing ${pattern} (stderr so far:\n${this.#stderr})`,
-    );
+    const deadline = Date.now() + ms;
+    while (!pattern.test(this.#stderr.slice(from))) {
+      const ended = await Promise.race([
+        this.status.then(() => true),
+        new Promise<false>((r) => setTimeout(() => r(false), 25)),
+      ]);
+      if (ended && !pattern.test(this.#stderr.slice(from))) {
+        throw new Error(`${this.name} exited before printing ${pattern}; stderr:\n${this.#stderr}`);
+      }
+      if (Date.now() > deadline) {
+        throw new Error(
+          `${this.name} did not print ${pattern} within ${ms}ms; stderr:\n${this.#stderr}`,
+        );
+      }
+    }
   }
 
   /** Sends `signal` and waits for the process to end. */
@@ -151,6 +151,8 @@ export interface StackOptions {
   updateInterval?: string;
   /** Start Keepers and Nexus and run Bootstrap (default true). */
   bootstrap?: boolean;
+  /** Extra environment for every Nexus start. */
+  nexusEnv?: Record<string, string>;
 }
 
 /** A whole SPIKE deployment on loopback. */
@@ -181,6 +183,7 @@ export class Stack {
       backend: options.backend ?? "kv",
       updateInterval: options.updateInterval ?? "5m",
       bootstrap: options.bootstrap ?? true,
+      nexusEnv: options.nexusEnv ?? {},
     });
     if (stack.options.bootstrap) {
       for (let i = 0; i < stack.options.keepers; i++) await stack.startKeeper(i);
@@ -249,6 +252,7 @@ export class Stack {
         SPIKE_NEXUS_DATA_DIR: this.dataDir,
         SPIKE_NEXUS_KEEPER_UPDATE_INTERVAL: this.options.updateInterval,
         SPIKE_SYSTEM_LOG_LEVEL: "INFO",
+        ...this.options.nexusEnv,
         ...env,
       },
     });

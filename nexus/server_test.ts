@@ -1,0 +1,106 @@
+/**
+ * Every Nexus route refuses a caller that nothing allows. A new route added to
+ * the contract without a sample body here, or without a guard, fails this test.
+ */
+
+import assert from "node:assert/strict";
+import { ApiError } from "../lib/api/errors.ts";
+import { NEXUS_ROUTES, type NexusRouteName } from "../lib/api/routes.ts";
+import { createLogger } from "../lib/log.ts";
+import { RoleSet } from "../lib/roles.ts";
+import { parseSpiffeId } from "../lib/spiffe/id.ts";
+import type { NexusConfig } from "./config.ts";
+import type { NexusContext } from "./context.ts";
+import { nexusHandlers } from "./server.ts";
+import { PolicyStore } from "./state/policies.ts";
+import { RootKeyState } from "./state/rootkey.ts";
+import { SecretStore } from "./state/secrets.ts";
+import { openMemoryStore } from "./store/store.ts";
+
+/** A well-formed body for every route, so that only the guard can refuse it. */
+const SAMPLE_BODIES: Record<NexusRouteName, unknown> = {
+  "secret.put": { path: "app/db", values: { user: "u" } },
+  "secret.get": { path: "app/db" },
+  "secret.delete": { path: "app/db", versions: [] },
+  "secret.undelete": { path: "app/db", versions: [1] },
+  "secret.list": {},
+  "secret.metadata": { path: "app/db" },
+  "policy.put": {
+    name: "p",
+    spiffeidPattern: "^spiffe://spike\\.ist/x$",
+    pathPattern: "^app/",
+    permissions: ["read"],
+  },
+  "policy.get": { id: "p" },
+  "policy.delete": { id: "p" },
+  "policy.list": {},
+  "cipher.encrypt": { plaintext: "aGk=" },
+  "cipher.decrypt": {
+    version: 1,
+    nonce: "AAAAAAAAAAAAAAAA",
+    ciphertext: "AAAAAAAAAAAAAAAAAAAAAA==",
+  },
+  "operator.recover": {},
+  "operator.restore": { id: 1, shard: [...new Array(32).fill(7), 1] },
+  "bootstrap.verify": { nonce: "AAAAAAAAAAAAAAAA", ciphertext: "AAAAAAAAAAAAAAAAAAAAAA==" },
+  "bootstrap.state": {},
+};
+
+const CONFIG: NexusConfig = {
+  listen: { hostname: "127.0.0.1", port: 0 },
+  backend: "kv",
+  dataDir: "",
+  keepers: [],
+  shares: 3,
+  threshold: 2,
+  keeperUpdateIntervalMs: 60_000,
+  maxBodyBytes: 1 << 20,
+  maxCiphertextBytes: 65536,
+  maxSecretVersions: 10,
+};
+
+Deno.test("every route refuses a caller without a role or policy (401)", async () => {
+  const store = await openMemoryStore();
+  const state = new RootKeyState(2, 3, store);
+  state.useRandomKey();
+  const key = (p: "secrets" | "policies") => () => state.keyring!.key(p);
+  const ctx: NexusContext = {
+    config: CONFIG,
+    state,
+    roles: RoleSet.fromEnv(),
+    store,
+    keepers: undefined,
+    log: createLogger("test", "ERROR", () => {}),
+    secrets: new SecretStore(store, key("secrets"), () => 10),
+    policies: new PolicyStore(store, key("policies")),
+  };
+  const handlers = nexusHandlers(ctx);
+  const stranger = parseSpiffeId("spiffe://spike.ist/workload/stranger");
+  try {
+    for (const route of NEXUS_ROUTES) {
+      assert.ok(
+        route.name in SAMPLE_BODIES,
+        `route ${route.name} has no sample body here: add one, and make sure it is guarded`,
+      );
+      const body = new TextEncoder().encode(JSON.stringify(SAMPLE_BODIES[route.name]));
+      await assert.rejects(
+        handlers[route.name]({
+          route,
+          peer: stranger,
+          headers: {},
+          body: () => Promise.resolve(body),
+          json: () => Promise.resolve(JSON.parse(new TextDecoder().decode(body))),
+          note: () => {},
+        }),
+        (e: unknown) => {
+          assert.ok(e instanceof ApiError, `${route.name}: ${e}`);
+          assert.equal(e.status, 401, `${route.name} answered ${e.code}, not 401`);
+          return true;
+        },
+        `${route.name} let an unauthorized caller through`,
+      );
+    }
+  } finally {
+    store.close();
+  }
+});

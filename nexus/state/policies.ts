@@ -1,0 +1,93 @@
+/**
+ * Policies, stored sealed under the policies sub-key at `["policy", name]`
+ * (the name is in clear in the key; patterns, permissions and times are
+ * sealed, bound to the name). They are read from the store on every request
+ * that needs them: nothing is cached, so several Nexus replicas sharing a
+ * store never act on a stale policy.
+ *
+ * @module
+ */
+
+import { notFound } from "../../lib/api/errors.ts";
+import type { AeadKey } from "../../lib/crypto/aead.ts";
+import type { Permission } from "../../lib/api/policies.ts";
+import type { StoredPolicy } from "../auth/policy.ts";
+import type { Store, StoreKey } from "../store/store.ts";
+
+const key = (name: string): StoreKey => ["policy", name];
+const aad = (name: string) => `policy\u0000${name}`;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+interface Sealed {
+  name: string;
+  spiffeIdPattern: string;
+  pathPattern: string;
+  permissions: Permission[];
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** The policies of one Nexus. */
+export class PolicyStore {
+  constructor(readonly store: Store, readonly key: () => AeadKey) {}
+
+  #open(name: string, value: Uint8Array): StoredPolicy {
+    const p = JSON.parse(decoder.decode(this.key().open(value, aad(name)))) as Sealed;
+    if (p.name !== name) throw new Error(`policy record ${name} names ${p.name}`);
+    return { ...p, createdAt: new Date(p.createdAt), updatedAt: new Date(p.updatedAt) };
+  }
+
+  /** Creates or replaces a policy by name, keeping its creation time. */
+  async put(
+    policy: Omit<StoredPolicy, "createdAt" | "updatedAt">,
+  ): Promise<StoredPolicy> {
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const entry = await this.store.get(key(policy.name));
+      const now = Date.now();
+      const createdAt = entry ? this.#open(policy.name, entry.value).createdAt.getTime() : now;
+      const sealed: Sealed = {
+        name: policy.name,
+        spiffeIdPattern: policy.spiffeIdPattern,
+        pathPattern: policy.pathPattern,
+        permissions: [...policy.permissions],
+        createdAt,
+        updatedAt: now,
+      };
+      const { ok } = await this.store.atomic()
+        .check(key(policy.name), entry?.versionstamp ?? null)
+        .set(
+          key(policy.name),
+          this.key().seal(encoder.encode(JSON.stringify(sealed)), aad(policy.name)),
+        )
+        .commit();
+      if (ok) return { ...sealed, createdAt: new Date(createdAt), updatedAt: new Date(now) };
+    }
+    throw new Error(`could not write policy ${policy.name}: too many concurrent writers`);
+  }
+
+  /** A policy by name; 404 when there is none. */
+  async get(name: string): Promise<StoredPolicy> {
+    const entry = await this.store.get(key(name));
+    if (!entry) throw notFound();
+    return this.#open(name, entry.value);
+  }
+
+  /** Deletes a policy by name; 404 when there is none. */
+  async delete(name: string): Promise<void> {
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const entry = await this.store.get(key(name));
+      if (!entry) throw notFound();
+      const { ok } = await this.store.atomic().check(key(name), entry.versionstamp)
+        .delete(key(name)).commit();
+      if (ok) return;
+    }
+    throw new Error(`could not delete policy ${name}: too many concurrent writers`);
+  }
+
+  /** Every policy, in name order. */
+  async all(): Promise<StoredPolicy[]> {
+    const entries = await this.store.list(["policy"]);
+    return entries.map((e) => this.#open(String(e.key[1]), e.value));
+  }
+}
