@@ -491,3 +491,25 @@ Deno.test("the Nexus API", async (t) => {
     await stack.stop();
   }
 });
+
+Deno.test("the lite backend serves only the cipher and root-key routes", async () => {
+  const stack = await Stack.start({ backend: "lite" });
+  const su = await nexusAs(stack, "pilot");
+  const lite = await nexusAs(stack, "lite-workload");
+  try {
+    for (let i = 0; i < 200; i++) {
+      if (await status(lite.nexus, "cipher.encrypt", { plaintext: "eA==" }) === 200) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const enc = await lite.nexus.call("cipher.encrypt", { plaintext: btoa("lite") });
+    const dec = await lite.nexus.call<{ plaintext: string }>("cipher.decrypt", enc);
+    assert.equal(atob(dec.plaintext), "lite");
+    assert.equal(await status(su.nexus, "secret.put", { path: "a/b", values: {} }), 400);
+    assert.equal(await status(su.nexus, "secret.list", {}), 400);
+    assert.equal(await status(su.nexus, "policy.list", {}), 400);
+  } finally {
+    su.close();
+    lite.close();
+    await stack.stop();
+  }
+});

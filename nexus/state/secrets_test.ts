@@ -136,3 +136,14 @@ Deno.test("a record altered or moved in the store is never served", () =>
     await assert.rejects(secrets.get("b", 0), IntegrityError);
     await assert.rejects(secrets.put("b", json({ v: "x" })), IntegrityError);
   }));
+
+Deno.test("a secret at the documented maximum fits one atomic commit, also when pruning", () =>
+  withSecrets(2, async (secrets) => {
+    const { MAX_SECRET_BYTES } = await import("../../lib/api/secrets.ts");
+    const overhead = JSON.stringify({ k: "" }).length;
+    const values = { k: "y".repeat(MAX_SECRET_BYTES - overhead) };
+    const bytes = json(values);
+    assert.equal(bytes.length, MAX_SECRET_BYTES);
+    for (let i = 0; i < 4; i++) await secrets.put("max", bytes); // prunes two full versions
+    assert.equal((await secrets.get("max", 0)).k.length, values.k.length);
+  }));
