@@ -1,23 +1,21 @@
 /**
  * How Pilot reaches Nexus: its SVID from the Workload API (checked for the
- * Pilot role the command needs, as upstream does), an mTLS agent that only
- * accepts a Nexus, and errors turned into one sentence and an exit code.
+ * Pilot role the command needs, as upstream does), the client library, and
+ * errors turned into one sentence and an exit code.
  *
  * @module
  */
 
-import { envDuration } from "../lib/config/env.ts";
 import { nexusUrlFromEnv } from "../lib/config/nexus_url.ts";
 import { hostOf, requireAccess } from "../lib/config/permissions.ts";
-import { requireEndpointAccess } from "../lib/program.ts";
-import { endpointAddressFromEnv, parseEndpointAddress } from "../lib/spiffe/endpoint.ts";
 import { ApiResponseError } from "../lib/client/errors.ts";
-import { NexusClient } from "../lib/client/nexus.ts";
+import { connectNexus, httpClientSettingsFromEnv } from "../lib/client/connect.ts";
+import type { NexusClient } from "../lib/client/nexus.ts";
+import { requireEndpointAccess } from "../lib/program.ts";
 import { type Role, RoleSet } from "../lib/roles.ts";
+import { endpointAddressFromEnv, parseEndpointAddress } from "../lib/spiffe/endpoint.ts";
 import type { SpiffeId } from "../lib/spiffe/id.ts";
 import { createX509Source } from "../lib/spiffe/workloadapi/x509source.ts";
-import { authorizeMatching } from "../lib/tls/authorize.ts";
-import { createMtlsAgent } from "../lib/tls/client.ts";
 import { CliError } from "./cli.ts";
 import { Exit, exitForCode } from "./exit.ts";
 
@@ -26,6 +24,10 @@ const ROLE_WORDS: Partial<Record<Role, string>> = {
   "pilot-recover": "recover",
   "pilot-restore": "restore",
 };
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
 
 async function exists(path: string): Promise<boolean> {
   try {
@@ -36,12 +38,18 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-function message(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
+/** What a missing thing is called in "not found" messages, per command. */
+export interface Subject {
+  notFound?: string;
 }
 
-/** Turns an API error into the sentence and exit code a user should see. */
-export function explain(e: unknown, nexusUrl: string, id?: SpiffeId): CliError {
+/** Turns an error into the sentence and exit code a user should see. */
+export function explain(
+  e: unknown,
+  nexusUrl: string,
+  id?: SpiffeId,
+  subject: Subject = {},
+): CliError {
   if (e instanceof CliError) return e;
   if (e instanceof ApiResponseError) {
     const code = exitForCode(e.code);
@@ -50,11 +58,12 @@ export function explain(e: unknown, nexusUrl: string, id?: SpiffeId): CliError {
         return new CliError(`Nexus refused ${id ?? "this identity"} for this operation`, code);
       case "state_not_ready":
         return new CliError(
-          "Nexus is not ready: it does not have its root key yet; try again shortly",
+          "SPIKE Nexus is not ready yet: it does not have its root key; try again shortly " +
+            "(if it never comes back, see spike operator restore)",
           code,
         );
       case "api_not_found":
-        return new CliError("not found", code);
+        return new CliError(subject.notFound ?? "not found", code);
       case "api_bad_request":
         return new CliError("Nexus refused the request as invalid", code);
       default:
@@ -62,18 +71,19 @@ export function explain(e: unknown, nexusUrl: string, id?: SpiffeId): CliError {
     }
   }
   const text = message(e);
-  if (
-    /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|timed out|socket hang up|ECONNRESET|connection/i
-      .test(text)
-  ) {
-    return new CliError(
-      `cannot reach Nexus at ${nexusUrl} (${text}); check SPIKE_NEXUS_API_URL and that Nexus runs`,
-      Exit.unavailable,
-    );
-  }
   if (/unauthorized SPIFFE ID|expected a SPIKE Nexus/i.test(text)) {
     return new CliError(
       `the server at ${nexusUrl} is not a SPIKE Nexus (${text}); check SPIKE_NEXUS_API_URL`,
+      Exit.unavailable,
+    );
+  }
+  if (
+    /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|timed out|socket hang up|ECONNRESET|connection|peer closed/i
+      .test(text)
+  ) {
+    return new CliError(
+      `cannot reach SPIKE Nexus at ${nexusUrl} (${text}); check SPIKE_NEXUS_API_URL and that ` +
+        "Nexus runs",
       Exit.unavailable,
     );
   }
@@ -87,14 +97,19 @@ export function explain(e: unknown, nexusUrl: string, id?: SpiffeId): CliError {
 export async function withNexus<T>(
   role: Role,
   fn: (nexus: NexusClient, id: SpiffeId) => Promise<T>,
+  subject: Subject = {},
 ): Promise<T> {
-  const roles = RoleSet.fromEnv();
-  const nexusUrl = nexusUrlFromEnv();
+  let roles: RoleSet;
+  let nexusUrl: string;
+  let settings;
   try {
+    roles = RoleSet.fromEnv();
+    nexusUrl = nexusUrlFromEnv();
+    settings = httpClientSettingsFromEnv();
     requireEndpointAccess();
     requireAccess("SPIKE_NEXUS_API_URL", { kind: "net", host: hostOf(nexusUrl) });
   } catch (e) {
-    throw new CliError((e as Error).message, Exit.usage);
+    throw new CliError(message(e), Exit.usage);
   }
   const endpoint = parseEndpointAddress(endpointAddressFromEnv());
   if (endpoint.scheme === "unix" && !(await exists(endpoint.path))) {
@@ -109,10 +124,7 @@ export async function withNexus<T>(
   try {
     source = await createX509Source();
   } catch (e) {
-    throw new CliError(
-      `no identity: ${message(e)}`,
-      Exit.unauthorized,
-    );
+    throw new CliError(`no identity: ${message(e)}`, Exit.unauthorized);
   }
   const id = source.getX509Svid().id;
   if (!roles.has(id, role)) {
@@ -124,17 +136,13 @@ export async function withNexus<T>(
       Exit.unauthorized,
     );
   }
-  const agent = createMtlsAgent({
-    source,
-    authorizer: authorizeMatching((peer) => roles.has(peer, "nexus"), "a SPIKE Nexus ID"),
-  });
-  const timeoutMs = envDuration("SPIKE_HTTP_CLIENT_TIMEOUT", 60_000, { min: 1 });
+  const nexus = await connectNexus({ url: nexusUrl, source, settings });
   try {
-    return await fn(new NexusClient({ url: nexusUrl, agent, timeoutMs }), id);
+    return await fn(nexus, id);
   } catch (e) {
-    throw explain(e, nexusUrl, id);
+    throw explain(e, nexusUrl, id, subject);
   } finally {
-    agent.close();
+    nexus.close();
     source.close();
   }
 }

@@ -54,5 +54,11 @@ export function permissionFlags(program: Program, reach: Reach): string[] {
     flags.push(`--allow-read=${files.join(",")}`, `--allow-write=${files.join(",")}`);
   }
   if (program === "nexus") flags.unshift("--unstable-kv");
+  // `spike run` starts the command it is given; every other spike command revokes this at start.
+  if (program === "spike") {
+    flags.push("--allow-run");
+    // npm:yaml looks at these two debugging variables; they read as unset, with no grant.
+    flags.push("--ignore-env=LOG_TOKENS,LOG_STREAM");
+  }
   return flags;
 }

@@ -36,7 +36,8 @@ export const DEFAULT_REACH: Record<Exclude<Program, "agent">, Reach> = {
   spike: {
     sockets: ["pilot", "pilot-recover", "pilot-restore"].map(devSocket).concat(SPIRE_SOCKET),
     hosts: both(8553),
-    folders: ["$PWD/.spike/recover", "$HOME/.spike/recover"],
+    // Files named on the command line (`key=@file`, `cipher -f/-o`) must be under these.
+    folders: ["$PWD", "$HOME/.spike", "/tmp"],
   },
 };
 

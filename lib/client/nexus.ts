@@ -1,11 +1,17 @@
 /**
- * A typed client for Nexus, built on the same route table and contract the
- * server uses. Non-200 answers become {@link ApiResponseError} with the
- * contract's code.
+ * A typed client for every Nexus route, built on the same route table and
+ * contract the server uses. Connections are reused (keep-alive); non-200
+ * answers become {@link ApiResponseError} carrying the contract's code.
+ * Reads are retried on connection failures and 503 (Nexus not ready yet);
+ * writes never are, since a write may have been applied before the failure.
  *
  * @module
  */
 
+import type { DecryptResponse, EncryptResponse } from "../api/cipher.ts";
+import { CIPHER_VERSION, STREAM_CONTENT_TYPE } from "../api/cipher.ts";
+import { byteArrayField, type JsonObject, toBase64 } from "../api/json.ts";
+import type { PolicyListResponse, PolicyResponse } from "../api/policies.ts";
 import { nexusRoute, type NexusRouteName, routeTarget } from "../api/routes.ts";
 import type {
   BootstrapStateResponse,
@@ -14,8 +20,13 @@ import type {
   VerifyResponse,
 } from "../api/rootkey.ts";
 import { shareToWire, verifyRequest } from "../api/rootkey.ts";
-import { byteArrayField, type JsonObject } from "../api/json.ts";
+import type {
+  SecretGetResponse,
+  SecretListResponse,
+  SecretMetadataResponse,
+} from "../api/secrets.ts";
 import { SHARE_LENGTH, shareIndex } from "../crypto/shamir.ts";
+import { retry } from "../retry.ts";
 import type { MtlsAgent } from "../tls/client.ts";
 import { ApiResponseError, jsonBody } from "./errors.ts";
 
@@ -27,6 +38,34 @@ export interface NexusClientOptions {
   agent: MtlsAgent;
   /** Per-request deadline. Default 60 s (upstream's `SPIKE_HTTP_CLIENT_TIMEOUT`). */
   timeoutMs?: number;
+  /** Attempts for reads (1 disables retries). Default 3. */
+  readAttempts?: number;
+}
+
+/** A policy to create or replace. */
+export interface PolicyInput {
+  name: string;
+  spiffeidPattern: string;
+  pathPattern: string;
+  permissions: string[];
+}
+
+/** Routes that change nothing: safe to send again. */
+const READS = new Set<NexusRouteName>([
+  "secret.get",
+  "secret.list",
+  "secret.metadata",
+  "policy.get",
+  "policy.list",
+  "cipher.decrypt",
+  "bootstrap.state",
+]);
+
+/** Worth another attempt: Nexus not ready yet, or the connection failed before an answer. */
+function transient(e: unknown): boolean {
+  if (e instanceof ApiResponseError) return e.status === 503;
+  const text = e instanceof Error ? e.message : String(e);
+  return /ECONNREFUSED|ECONNRESET|socket hang up|EPIPE|closed/i.test(text);
 }
 
 /** A Nexus client. */
@@ -34,20 +73,132 @@ export class NexusClient {
   readonly url: string;
   readonly #agent: MtlsAgent;
   readonly #timeoutMs: number;
+  readonly #readAttempts: number;
 
   constructor(options: NexusClientOptions) {
     this.url = options.url.replace(/\/+$/, "");
     this.#agent = options.agent;
     this.#timeoutMs = options.timeoutMs ?? 60_000;
+    this.#readAttempts = options.readAttempts ?? 3;
+  }
+
+  async #send(route: NexusRouteName, body: unknown, headers?: Record<string, string>) {
+    const url = this.url + routeTarget(nexusRoute(route));
+    const once = async () => {
+      const res = await this.#agent.postJson(url, body, { timeoutMs: this.#timeoutMs, headers });
+      if (res.status !== 200) throw new ApiResponseError(res.status, url);
+      return { res, url };
+    };
+    if (!READS.has(route) || this.#readAttempts <= 1) return await once();
+    return await retry(once, {
+      initialMs: 200,
+      maxMs: 2000,
+      maxAttempts: this.#readAttempts,
+      retryable: transient,
+    });
   }
 
   /** POSTs `body` to a route and returns the parsed 200 answer. */
   async call<T>(route: NexusRouteName, body: unknown): Promise<T> {
-    const url = this.url + routeTarget(nexusRoute(route));
-    const res = await this.#agent.postJson(url, body, { timeoutMs: this.#timeoutMs });
-    if (res.status !== 200) throw new ApiResponseError(res.status, url);
+    const { res, url } = await this.#send(route, body);
     return jsonBody<T>(res.body, url);
   }
+
+  // Secrets
+
+  /** Stores `values` as a new version of `path` (exactly these keys). */
+  async putSecret(path: string, values: Record<string, string>): Promise<void> {
+    await this.call("secret.put", { path, values });
+  }
+
+  /** A version's values (0 or omitted: the current one). */
+  async getSecret(path: string, version = 0): Promise<Record<string, string>> {
+    const res = await this.call<SecretGetResponse>("secret.get", { path, version });
+    return res.data ?? {};
+  }
+
+  /** Marks versions deleted (none or 0: the current one). */
+  async deleteSecret(path: string, versions: number[] = []): Promise<void> {
+    await this.call("secret.delete", { path, versions });
+  }
+
+  /** Clears the deletion of versions (none: the current one, or the latest if all are deleted). */
+  async undeleteSecret(path: string, versions: number[] = []): Promise<void> {
+    await this.call("secret.undelete", { path, versions });
+  }
+
+  /** Every secret path, sorted. */
+  async listSecrets(): Promise<string[]> {
+    return (await this.call<SecretListResponse>("secret.list", {})).keys ?? [];
+  }
+
+  /** A path's metadata: every kept version and the current one. */
+  async getSecretMetadata(path: string, version = 0): Promise<SecretMetadataResponse> {
+    return await this.call<SecretMetadataResponse>("secret.metadata", { path, version });
+  }
+
+  // Policies
+
+  /** Creates or replaces a policy by name. */
+  async putPolicy(policy: PolicyInput): Promise<void> {
+    await this.call("policy.put", policy);
+  }
+
+  /** A policy by name. */
+  async getPolicy(name: string): Promise<PolicyResponse> {
+    return await this.call<PolicyResponse>("policy.get", { id: name });
+  }
+
+  /** Deletes a policy by name. */
+  async deletePolicy(name: string): Promise<void> {
+    await this.call("policy.delete", { id: name });
+  }
+
+  /** Policy names, optionally only those with exactly this SPIFFE ID or path pattern. */
+  async listPolicies(
+    filter: { spiffeidPattern?: string; pathPattern?: string } = {},
+  ): Promise<PolicyListResponse["policies"]> {
+    return (await this.call<PolicyListResponse>("policy.list", filter)).policies ?? [];
+  }
+
+  // Cipher
+
+  /** Encrypts in JSON mode; the answer holds everything decrypt needs. */
+  async encrypt(plaintext: Uint8Array): Promise<EncryptResponse> {
+    return await this.call<EncryptResponse>("cipher.encrypt", { plaintext: toBase64(plaintext) });
+  }
+
+  /** Decrypts what {@link encrypt} returned. */
+  async decrypt(sealed: EncryptResponse): Promise<Uint8Array> {
+    const res = await this.call<DecryptResponse>("cipher.decrypt", {
+      version: sealed.version ?? CIPHER_VERSION,
+      nonce: sealed.nonce,
+      ciphertext: sealed.ciphertext,
+    });
+    return Uint8Array.from(atob(res.plaintext ?? ""), (c) => c.charCodeAt(0));
+  }
+
+  /** Encrypts in stream mode: returns `0x01 ‖ nonce ‖ ciphertext`. */
+  async encryptStream(plaintext: Uint8Array): Promise<Uint8Array> {
+    return await this.#stream("cipher.encrypt", plaintext);
+  }
+
+  /** Decrypts what {@link encryptStream} returned. */
+  async decryptStream(sealed: Uint8Array): Promise<Uint8Array> {
+    return await this.#stream("cipher.decrypt", sealed);
+  }
+
+  async #stream(route: "cipher.encrypt" | "cipher.decrypt", body: Uint8Array): Promise<Uint8Array> {
+    const url = this.url + routeTarget(nexusRoute(route));
+    const res = await this.#agent.postBytes(url, body, {
+      timeoutMs: this.#timeoutMs,
+      headers: { "content-type": STREAM_CONTENT_TYPE },
+    });
+    if (res.status !== 200) throw new ApiResponseError(res.status, url);
+    return res.body;
+  }
+
+  // Root key (Bootstrap and the Pilot recover/restore roles)
 
   /** Whether Nexus already holds a root key (Bootstrap only). */
   async bootstrapState(): Promise<BootstrapStateResponse> {

@@ -151,11 +151,22 @@ export class MtlsAgent {
    * the reason), on timeout, and on an oversized response.
    */
   postJson(url: string, body: unknown, options: PostJsonOptions = {}): Promise<MtlsResponse> {
+    return this.postBytes(url, new TextEncoder().encode(JSON.stringify(body)), {
+      ...options,
+      headers: { "content-type": "application/json", ...options.headers },
+    });
+  }
+
+  /** POSTs raw bytes (set the content type in `options.headers`); otherwise as {@link postJson}. */
+  postBytes(
+    url: string,
+    payload: Uint8Array,
+    options: PostJsonOptions = {},
+  ): Promise<MtlsResponse> {
     const target = new URL(url);
     if (target.protocol !== "https:") {
       return Promise.reject(new TypeError(`mtls agent: URL must be https: (got "${url}")`));
     }
-    const payload = new TextEncoder().encode(JSON.stringify(body));
     const timeoutMs = options.timeoutMs ?? 30_000;
     const maxBytes = options.maxResponseBytes ?? 16 * 1024 * 1024;
     const agent = this.agent;
@@ -175,11 +186,7 @@ export class MtlsAgent {
         path: target.pathname + target.search,
         method: "POST",
         agent,
-        headers: {
-          "content-type": "application/json",
-          "content-length": String(payload.length),
-          ...options.headers,
-        },
+        headers: { ...options.headers, "content-length": String(payload.length) },
       }, (res) => {
         const chunks: Uint8Array[] = [];
         let size = 0;
