@@ -11,9 +11,12 @@ import { hostOf, requireAccess } from "../lib/config/permissions.ts";
 import { ApiResponseError } from "../lib/client/errors.ts";
 import { connectNexus, httpClientSettingsFromEnv } from "../lib/client/connect.ts";
 import type { NexusClient } from "../lib/client/nexus.ts";
-import { requireEndpointAccess } from "../lib/program.ts";
 import { type Role, RoleSet } from "../lib/roles.ts";
-import { endpointAddressFromEnv, parseEndpointAddress } from "../lib/spiffe/endpoint.ts";
+import {
+  ENDPOINT_SOCKET_ENV,
+  endpointAddressFromEnv,
+  parseEndpointAddress,
+} from "../lib/spiffe/endpoint.ts";
 import type { SpiffeId } from "../lib/spiffe/id.ts";
 import { createX509Source } from "../lib/spiffe/workloadapi/x509source.ts";
 import { CliError } from "./cli.ts";
@@ -36,6 +39,17 @@ async function exists(path: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/**
+ * The Workload API address: `SPIFFE_ENDPOINT_SOCKET`, else
+ * `SPIKE_PILOT_DEFAULT_SOCKET` (the `spike` task sets it to the dev agent's
+ * superuser socket), else SPIRE's default.
+ */
+export function pilotEndpointAddress(): string {
+  const configured = Deno.env.get(ENDPOINT_SOCKET_ENV);
+  if (configured) return configured;
+  return Deno.env.get("SPIKE_PILOT_DEFAULT_SOCKET") || endpointAddressFromEnv();
 }
 
 /** What a missing thing is called in "not found" messages, per command. */
@@ -106,12 +120,19 @@ export async function withNexus<T>(
     roles = RoleSet.fromEnv();
     nexusUrl = nexusUrlFromEnv();
     settings = httpClientSettingsFromEnv();
-    requireEndpointAccess();
+    const endpoint = parseEndpointAddress(pilotEndpointAddress());
+    requireAccess(
+      "SPIFFE_ENDPOINT_SOCKET",
+      endpoint.scheme === "unix"
+        ? { kind: "unix-socket", path: endpoint.path }
+        : { kind: "net", host: `${endpoint.host}:${endpoint.port}` },
+    );
     requireAccess("SPIKE_NEXUS_API_URL", { kind: "net", host: hostOf(nexusUrl) });
   } catch (e) {
     throw new CliError(message(e), Exit.usage);
   }
-  const endpoint = parseEndpointAddress(endpointAddressFromEnv());
+  const address = pilotEndpointAddress();
+  const endpoint = parseEndpointAddress(address);
   if (endpoint.scheme === "unix" && !(await exists(endpoint.path))) {
     // A person is waiting: say so at once instead of retrying for the source timeout.
     throw new CliError(
@@ -122,7 +143,7 @@ export async function withNexus<T>(
   }
   let source;
   try {
-    source = await createX509Source();
+    source = await createX509Source({ address });
   } catch (e) {
     throw new CliError(`no identity: ${message(e)}`, Exit.unauthorized);
   }

@@ -53,11 +53,22 @@ const AGENT_SOCKETS = [
 ];
 
 /** The task command of each program. */
-export function programTasks(): Record<Program, string> {
-  const tasks = {} as Record<Program, string>;
+export function programTasks(): Record<Program | "dev", string> {
+  const tasks = {} as Record<Program | "dev", string>;
   for (const [program, reach] of Object.entries(DEFAULT_REACH) as [Program, Reach][]) {
     tasks[program] = ["deno run", ...permissionFlags(program, reach), ENTRY[program]].join(" ");
   }
+  // The dev stack starts the programs itself, each with permissionFlags() for its paths.
+  tasks.dev = [
+    "deno run",
+    "--allow-run=deno",
+    "--allow-read=$PWD",
+    "--allow-write=$PWD/.spike",
+    `--allow-net=${[...KEEPER_PORTS, 8553].map((p) => `127.0.0.1:${p}`).join(",")}`,
+    "dev/stack/main.ts",
+  ].join(" ");
+  // Pilot uses the dev agent's superuser socket when SPIFFE_ENDPOINT_SOCKET is not set.
+  tasks.spike = `SPIKE_PILOT_DEFAULT_SOCKET=unix://${devSocket("pilot")} ${tasks.spike}`;
   tasks.agent = [
     "deno run",
     ...permissionFlags("agent", {

@@ -1,0 +1,93 @@
+/**
+ * `deno task dev` driven as a user would: start it, put and get a secret with
+ * `deno task spike`, press Ctrl-C, start it again, get the same value. It runs
+ * in a temporary copy of the checkout (sources linked), so a developer's own
+ * `.spike/` is never touched. It uses the dev stack's fixed ports.
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { run, within } from "./support/programs.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const LINKED = ["lib", "nexus", "keeper", "pilot", "bootstrap", "dev", "scripts", "node_modules"];
+
+async function checkout(): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "spike-dev-" });
+  for (const name of LINKED) await Deno.symlink(join(ROOT, name), join(dir, name));
+  for (const name of ["deno.json", "deno.lock"]) {
+    await Deno.copyFile(join(ROOT, name), join(dir, name));
+  }
+  return dir;
+}
+
+/** `deno task dev` in its own process group, as a terminal would run it. */
+async function startDev(dir: string) {
+  const child = new Deno.Command("setsid", {
+    args: ["deno", "task", "dev"],
+    cwd: dir,
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let out = "";
+  const pump = async (s: ReadableStream<Uint8Array>) => {
+    for await (const chunk of s) out += new TextDecoder().decode(chunk);
+  };
+  const pumps = Promise.all([pump(child.stdout), pump(child.stderr)]);
+  const started = performance.now();
+  await within(
+    (async () => {
+      while (!out.includes("SPIKE is running")) {
+        if (/^dev: /m.test(out)) throw new Error(out);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })(),
+    90_000,
+    "deno task dev starting",
+  );
+  return {
+    seconds: (performance.now() - started) / 1000,
+    output: () => out,
+    async ctrlC() {
+      await run("kill", ["-INT", "--", `-${child.pid}`]); // the whole group, like a terminal
+      const status = await within(child.status, 30_000, "deno task dev stopping");
+      await pumps;
+      return status;
+    },
+  };
+}
+
+Deno.test("deno task dev: start, put, get, Ctrl-C, start again, same value", async () => {
+  const dir = await checkout();
+  const spike = (args: string[], stdin?: string) =>
+    run("deno", ["task", "spike", ...args], { cwd: dir, stdin, env: { NO_COLOR: "1" } });
+  try {
+    const first = await startDev(dir);
+    console.log(
+      `deno task dev ready in ${first.seconds.toFixed(1)} s (first start, with Bootstrap)`,
+    );
+    assert.match(first.output(), /deno task spike secret put demo\/db user=admin pass=-/);
+    assert.match(first.output(), /development convenience only/);
+    const put = await spike(["secret", "put", "demo/db", "user=admin", "pass=-"], "s3cr3t\n");
+    assert.equal(put.code, 0, put.stderr);
+    assert.equal((await spike(["secret", "get", "demo/db", "pass"])).stdout, "s3cr3t");
+    const stopped = await first.ctrlC();
+    assert.equal(stopped.code, 0, first.output());
+    assert.match(first.output(), /stopped\./);
+    const mode = (await Deno.stat(join(dir, ".spike/dev/recover/spike.recovery.1.txt"))).mode! &
+      0o777;
+    assert.equal(mode, 0o600);
+
+    const second = await startDev(dir);
+    console.log(
+      `deno task dev ready in ${second.seconds.toFixed(1)} s (restart, restoring the key)`,
+    );
+    const get = await spike(["secret", "get", "demo/db", "pass"]);
+    assert.equal(get.code, 0, get.stderr);
+    assert.equal(get.stdout, "s3cr3t");
+    assert.equal((await second.ctrlC()).code, 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
