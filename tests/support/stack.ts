@@ -114,6 +114,8 @@ export function spawnProgram(
     /** Text written to the program's stdin (then closed); stdin is empty otherwise. */
     stdin?: string;
     name?: string;
+    /** Run this file (e.g. a release bundle) instead of the program's source entry. */
+    entry?: string;
   },
 ): Proc {
   const flags = permissionFlags(program, {
@@ -122,7 +124,7 @@ export function spawnProgram(
     folders: options.folders,
   });
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...flags, join(ROOT, ENTRY[program]), ...(options.args ?? [])],
+    args: ["run", ...flags, options.entry ?? join(ROOT, ENTRY[program]), ...(options.args ?? [])],
     env: {
       NO_COLOR: "1",
       SPIFFE_ENDPOINT_SOCKET: `unix://${options.socket}`,
@@ -153,6 +155,8 @@ export interface StackOptions {
   bootstrap?: boolean;
   /** Extra environment for every Nexus start. */
   nexusEnv?: Record<string, string>;
+  /** Files to run instead of the programs' sources (release bundles), and their environment. */
+  bundles?: { files: Partial<Record<Program, string>>; env: Record<string, string> };
 }
 
 /** A whole SPIKE deployment on loopback. */
@@ -184,6 +188,7 @@ export class Stack {
       updateInterval: options.updateInterval ?? "5m",
       bootstrap: options.bootstrap ?? true,
       nexusEnv: options.nexusEnv ?? {},
+      bundles: options.bundles ?? { files: {}, env: {} },
     });
     if (stack.options.bootstrap) {
       for (let i = 0; i < stack.options.keepers; i++) await stack.startKeeper(i);
@@ -225,8 +230,9 @@ export class Stack {
     const keeper = spawnProgram("keeper", {
       socket: this.socket("keeper"),
       hosts: [host],
-      env: { SPIKE_KEEPER_TLS_PORT: host },
+      env: { ...this.options.bundles.env, SPIKE_KEEPER_TLS_PORT: host },
       name: `keeper-${i + 1}`,
+      entry: this.options.bundles.files.keeper,
     });
     this.keepers[i] = keeper;
     await keeper.waitFor(/"msg":"ready"/);
@@ -245,7 +251,9 @@ export class Stack {
       socket: this.socket("nexus"),
       hosts: [host, ...this.keeperPorts.map((p) => `127.0.0.1:${p}`)],
       folders: [this.dataDir],
+      entry: this.options.bundles.files.nexus,
       env: {
+        ...this.options.bundles.env,
         ...this.sharedEnv,
         SPIKE_NEXUS_TLS_PORT: host,
         SPIKE_NEXUS_BACKEND_STORE: this.options.backend,
@@ -271,7 +279,9 @@ export class Stack {
     const boot = spawnProgram("bootstrap", {
       socket: this.socket("bootstrap"),
       hosts: [`127.0.0.1:${this.nexusPort}`, ...this.keeperPorts.map((p) => `127.0.0.1:${p}`)],
+      entry: this.options.bundles.files.bootstrap,
       env: {
+        ...this.options.bundles.env,
         ...this.sharedEnv,
         SPIKE_BOOTSTRAP_KEEPER_RETRY_INITIAL_INTERVAL: "200ms",
         SPIKE_BOOTSTRAP_INIT_VERIFICATION_TIMEOUT: "60s",
@@ -293,7 +303,8 @@ export class Stack {
       socket: this.socket(identity),
       hosts: [`127.0.0.1:${this.nexusPort}`],
       folders: options.folders,
-      env: { SPIKE_NEXUS_API_URL: this.nexusUrl, ...options.env },
+      env: { ...this.options.bundles.env, SPIKE_NEXUS_API_URL: this.nexusUrl, ...options.env },
+      entry: this.options.bundles.files.spike,
       args,
       stdin: options.stdin,
       name: `spike ${args.join(" ")}`,

@@ -1,0 +1,36 @@
+import assert from "node:assert/strict";
+import { compileCommands, PROGRAMS, shebang } from "./release.ts";
+
+Deno.test("compile bakes each program's flags, with HOME filled in", () => {
+  const commands = compileCommands("/out", "/home/spike", "x86_64-unknown-linux-gnu");
+  assert.equal(commands.length, PROGRAMS.length);
+  const nexus = commands[0];
+  assert.equal(nexus[0], "compile");
+  assert.ok(nexus.includes("--unstable-kv"));
+  assert.ok(
+    nexus.some((a) => a.startsWith("--allow-read=") && a.includes("/home/spike/.spike/data")),
+  );
+  assert.ok(!nexus.some((a) => a.includes("${")), "no unexpanded variable");
+  assert.ok(nexus.includes("--allow-net"), "peers are chosen at deployment");
+  assert.ok(
+    commands.at(-1)!.some((a) => a.startsWith("--allow-net=unix:")),
+    "the agent stays narrow",
+  );
+  assert.deepEqual(nexus.slice(-5), [
+    "--target",
+    "x86_64-unknown-linux-gnu",
+    "--output",
+    "/out/nexus",
+    "nexus/main.ts",
+  ]);
+  assert.ok(!commands.some((c) => c.includes("-A") || c.includes("--allow-all")));
+});
+
+Deno.test("a bundle's first lines are sh that execs deno with the flags", () => {
+  const [first, second] = shebang("keeper").split("\n");
+  assert.equal(first, "#!/bin/sh");
+  assert.match(
+    second,
+    /^\/\/bin\/true; exec deno run "--allow-env=[^"]+" "--allow-net=[^"]+" .* "\$0" "\$@"$/,
+  );
+});
