@@ -8,7 +8,8 @@
  * `bench/results/latest.json`. Targets are reported, never asserted.
  *
  * Environment: BENCH_SECONDS (default 5), BENCH_CONCURRENCY (32),
- * BENCH_SCALE (comma list of stored-secret counts, default 1000,10000,100000).
+ * BENCH_SCALE (comma list of stored-secret counts, default 1000,10000,100000),
+ * BENCH_BACKENDS (default kv,sqlite).
  *
  * @module
  */
@@ -25,6 +26,7 @@ const ROOT = new URL("..", import.meta.url).pathname;
 const SECONDS = Number(Deno.env.get("BENCH_SECONDS") ?? 5);
 const CONCURRENCY = Number(Deno.env.get("BENCH_CONCURRENCY") ?? 32);
 const SCALE = (Deno.env.get("BENCH_SCALE") ?? "1000,10000,100000").split(",").map(Number);
+const BACKENDS = (Deno.env.get("BENCH_BACKENDS") ?? "kv,sqlite").split(",") as ("kv" | "sqlite")[];
 const VALUE_BYTES = 1024;
 
 const log = (line: string) => console.error(`bench: ${line}`);
@@ -97,24 +99,20 @@ async function startupMs(
   return Math.round(median(times));
 }
 
-async function main(): Promise<void> {
-  const started = performance.now();
-  log("starting the stack");
-  const stack = await Stack.start({ nexusEnv: { SPIKE_SYSTEM_LOG_LEVEL: "ERROR" } });
+/** Everything measured on one backend. */
+async function benchBackend(
+  backend: "kv" | "sqlite",
+  baselineRps: number,
+): Promise<Record<string, unknown>> {
+  log(`${backend}: starting the stack`);
+  const stack = await Stack.start({ backend, nexusEnv: { SPIKE_SYSTEM_LOG_LEVEL: "ERROR" } });
   const admin = await nexusAs(stack, "pilot");
-  const results: Record<string, unknown> = {
-    date: new Date().toISOString(),
-    cores: navigator.hardwareConcurrency,
-    deno: Deno.version.deno,
-    concurrency: CONCURRENCY,
-    seconds: SECONDS,
-    valueBytes: VALUE_BYTES,
-  };
+  const out: Record<string, unknown> = {};
   const url = stack.nexusUrl;
   const as = (identity: Identity) => stack.socket(identity);
   try {
     // Data: 1,000 secrets of 1 KiB; 20 policies, one of which lets workload-a read them.
-    log("seeding 1000 secrets and 20 policies");
+    log(`${backend}: seeding 1000 secrets and 20 policies`);
     await loadgen({ socket: as("pilot"), url, workload: "seed", count: 1000 });
     for (let i = 0; i < 19; i++) {
       await admin.nexus.putPolicy({
@@ -130,25 +128,7 @@ async function main(): Promise<void> {
       pathPattern: "^bench/s/",
       permissions: ["read"],
     });
-    results.nexusRssIdleMb = await rssMb(stack.nexus!.pid);
-
-    // Baseline: same TLS stack, SVIDs and load generator; a fixed 1 KiB answer.
-    const basePort = freePort();
-    const baseProc = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", join(ROOT, "bench/baseline_server.ts"), as("nexus"), String(basePort)],
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    await new Promise((r) => setTimeout(r, 1500));
-    const workloads: Record<string, RunStats> = {};
-    log("baseline");
-    workloads.baseline = await loadgen({
-      socket: as("pilot"),
-      url: `https://127.0.0.1:${basePort}`,
-      workload: "baseline",
-    });
-    baseProc.kill("SIGKILL");
-    await baseProc.status;
+    out.nexusRssIdleMb = await rssMb(stack.nexus!.pid);
 
     const runs: [string, Identity, LoadSpec["workload"]][] = [
       ["secret get", "pilot", "get"],
@@ -159,25 +139,25 @@ async function main(): Promise<void> {
       ["policy-checked get", "workload-a", "get"],
       ["mixed 90/10", "pilot", "mixed"],
     ];
+    const workloads: Record<string, RunStats & { ratioToBaseline: number }> = {};
     let rssUnderLoad = 0;
     for (const [name, identity, workload] of runs) {
-      log(name);
+      log(`${backend}: ${name}`);
       const sampler = setInterval(async () => {
         rssUnderLoad = Math.max(rssUnderLoad, await rssMb(stack.nexus!.pid).catch(() => 0));
       }, 500);
-      workloads[name] = await loadgen({ socket: as(identity), url, workload });
+      const stats: RunStats = await loadgen({ socket: as(identity), url, workload });
       clearInterval(sampler);
+      workloads[name] = {
+        ...stats,
+        ratioToBaseline: Math.round(stats.rps / baselineRps * 1000) / 1000,
+      };
     }
-    results.nexusRssUnderLoadMb = rssUnderLoad;
-    results.workloads = Object.fromEntries(
-      Object.entries(workloads).map(([name, s]) => [
-        name,
-        { ...s, ratioToBaseline: Math.round(s.rps / workloads.baseline.rps * 1000) / 1000 },
-      ]),
-    );
+    out.nexusRssUnderLoadMb = rssUnderLoad;
+    out.workloads = workloads;
 
     // Durability: versions acknowledged before a kill -9 are there after it.
-    log("durability after kill -9");
+    log(`${backend}: durability after kill -9`);
     const acked = new Map<string, number>();
     for (let i = 0; i < 20; i++) {
       const path = `bench/s/${i}`;
@@ -191,10 +171,10 @@ async function main(): Promise<void> {
     for (const [path, version] of acked) {
       if ((await admin.nexus.getSecretMetadata(path)).metadata.currentVersion < version) lost++;
     }
-    results.durability = { checked: acked.size, lost };
+    out.durability = { checked: acked.size, lost };
 
     // Recovery: kill -9 to the first successful secret get, three Keepers, median of 5.
-    log("recovery after kill -9 (5 times)");
+    log(`${backend}: recovery after kill -9 (5 times)`);
     const recoveries: number[] = [];
     for (let i = 0; i < 5; i++) {
       await stack.stopNexus("SIGKILL");
@@ -203,37 +183,13 @@ async function main(): Promise<void> {
       await untilServing(admin.nexus, "bench/s/1");
       recoveries.push(Math.round(performance.now() - t0));
     }
-    results.recoveryMs = { median: median(recoveries), runs: recoveries };
-
-    // Start-up of each program to ready.
-    log("start-up times");
-    const { startAgent } = await import("../tests/support/agent.ts");
-    const agentTimes: number[] = [];
-    for (let i = 0; i < 3; i++) {
-      const t0 = performance.now();
-      const a = await startAgent({ identities: ["x=spiffe://spike.ist/x"] });
-      agentTimes.push(performance.now() - t0);
-      await a.stop();
-    }
-    const pilotTimes: number[] = [];
-    for (let i = 0; i < 3; i++) {
-      const t0 = performance.now();
-      const r = await stack.spike("pilot", ["secret", "get", "bench/s/1", "v"]);
-      if (r.code !== 0) throw new Error(r.stderr);
-      pilotTimes.push(performance.now() - t0);
-    }
-    results.startupMs = {
-      agent: Math.round(median(agentTimes)),
-      keeper: await startupMs(stack, "keeper"),
-      nexus: await startupMs(stack, "nexus"),
-      "spike secret get (whole command)": Math.round(median(pilotTimes)),
-    };
+    out.recoveryMs = { median: median(recoveries), runs: recoveries };
 
     // Scale: get and put throughput with more secrets stored.
     const scale: Record<string, { stored: number; get: RunStats; put: RunStats }> = {};
     let stored = 0;
     for (const target of SCALE) {
-      log(`scale: ${target} secrets stored`);
+      log(`${backend}: scale, ${target} secrets stored`);
       if (target > stored) {
         await loadgen({
           socket: as("pilot"),
@@ -262,10 +218,87 @@ async function main(): Promise<void> {
       });
       scale[String(target)] = { stored: target, get, put };
     }
-    results.scale = scale;
+    out.scale = scale;
+    if (backend === BACKENDS[0]) out.startupMs = await startupTimes(stack);
   } finally {
     admin.close();
     await stack.stop();
+  }
+  return out;
+}
+
+/** Start-up of each program to ready (median of 3). */
+async function startupTimes(stack: Stack): Promise<Record<string, number>> {
+  log("start-up times");
+  const { startAgent } = await import("../tests/support/agent.ts");
+  const agentTimes: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const t0 = performance.now();
+    const a = await startAgent({ identities: ["x=spiffe://spike.ist/x"] });
+    agentTimes.push(performance.now() - t0);
+    await a.stop();
+  }
+  const pilotTimes: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const t0 = performance.now();
+    const r = await stack.spike("pilot", ["secret", "get", "bench/s/1", "v"]);
+    if (r.code !== 0) throw new Error(r.stderr);
+    pilotTimes.push(performance.now() - t0);
+  }
+  return {
+    agent: Math.round(median(agentTimes)),
+    keeper: await startupMs(stack, "keeper"),
+    nexus: await startupMs(stack, "nexus"),
+    "spike secret get (whole command)": Math.round(median(pilotTimes)),
+  };
+}
+
+/** The baseline: a bare node:https mTLS server, same SVIDs and load generator. */
+async function baseline(): Promise<RunStats> {
+  const stack = await Stack.start({ bootstrap: false });
+  try {
+    const port = freePort();
+    const server = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        join(ROOT, "bench/baseline_server.ts"),
+        stack.socket("nexus"),
+        String(port),
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    await new Promise((r) => setTimeout(r, 1500));
+    log("baseline");
+    const stats = await loadgen({
+      socket: stack.socket("pilot"),
+      url: `https://127.0.0.1:${port}`,
+      workload: "baseline",
+    });
+    server.kill("SIGKILL");
+    await server.status;
+    return stats;
+  } finally {
+    await stack.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  const base = await baseline();
+  const results: Record<string, unknown> = {
+    date: new Date().toISOString(),
+    cores: navigator.hardwareConcurrency,
+    deno: Deno.version.deno,
+    concurrency: CONCURRENCY,
+    seconds: SECONDS,
+    valueBytes: VALUE_BYTES,
+    baseline: base,
+    backends: {},
+  };
+  for (const backend of BACKENDS) {
+    (results.backends as Record<string, unknown>)[backend] = await benchBackend(backend, base.rps);
   }
   results.benchSeconds = Math.round((performance.now() - started) / 1000);
   await Deno.mkdir(join(ROOT, "bench/results"), { recursive: true });
@@ -278,37 +311,59 @@ async function main(): Promise<void> {
 
 /** The table printed on stdout. */
 export function report(r: Record<string, unknown>): string {
-  const w = r.workloads as Record<string, RunStats & { ratioToBaseline: number }>;
+  const base = r.baseline as RunStats;
   const lines = [
     `SPIKE on Deno ${r.deno}, ${r.cores} cores, ${r.concurrency} concurrent keep-alive mTLS clients, ` +
     `${r.seconds} s per workload, ${r.valueBytes}-byte values`,
     "",
-    "| workload | req/s | vs baseline | p50 ms | p99 ms | max ms | errors |",
-    "|---|---:|---:|---:|---:|---:|---:|",
-    ...Object.entries(w).map(([name, s]) =>
-      `| ${name} | ${s.rps} | ${
-        (s.ratioToBaseline * 100).toFixed(0)
-      }% | ${s.p50ms} | ${s.p99ms} | ${s.maxms} | ${s.errors} |`
-    ),
-    "",
-    "| stored secrets | get req/s | get p99 ms | put req/s | put p99 ms |",
-    "|---:|---:|---:|---:|---:|",
-    ...Object.values(r.scale as Record<string, { stored: number; get: RunStats; put: RunStats }>)
-      .map((s) =>
-        `| ${s.stored} | ${s.get.rps} | ${s.get.p99ms} | ${s.put.rps} | ${s.put.p99ms} |`
-      ),
-    "",
-    `recovery after kill -9 (to the first successful get, 3 Keepers): median ${
-      (r.recoveryMs as { median: number }).median
-    } ms (${(r.recoveryMs as { runs: number[] }).runs.join(", ")})`,
-    `acknowledged writes lost after kill -9: ${(r.durability as { lost: number }).lost} of ${
-      (r.durability as { checked: number }).checked
-    }`,
-    `start-up to ready (ms): ${
-      Object.entries(r.startupMs as Record<string, number>).map(([k, v]) => `${k} ${v}`).join(", ")
-    }`,
-    `Nexus resident memory: idle ${r.nexusRssIdleMb} MiB, under load ${r.nexusRssUnderLoadMb} MiB`,
+    "| backend | workload | req/s | vs baseline | p50 ms | p99 ms | max ms | errors |",
+    "|---|---|---:|---:|---:|---:|---:|---:|",
+    `| - | baseline (bare node:https mTLS) | ${base.rps} | 100% | ${base.p50ms} | ${base.p99ms} | ${base.maxms} | ${base.errors} |`,
   ];
+  const backends = r.backends as Record<string, Record<string, unknown>>;
+  for (const [backend, b] of Object.entries(backends)) {
+    const w = b.workloads as Record<string, RunStats & { ratioToBaseline: number }>;
+    for (const [name, s] of Object.entries(w)) {
+      lines.push(
+        `| ${backend} | ${name} | ${s.rps} | ${
+          (s.ratioToBaseline * 100).toFixed(0)
+        }% | ${s.p50ms} | ${s.p99ms} | ${s.maxms} | ${s.errors} |`,
+      );
+    }
+  }
+  lines.push("", "| backend | stored secrets | get req/s | get p99 ms | put req/s | put p99 ms |");
+  lines.push("|---|---:|---:|---:|---:|---:|");
+  for (const [backend, b] of Object.entries(backends)) {
+    for (
+      const s of Object.values(
+        b.scale as Record<string, { stored: number; get: RunStats; put: RunStats }>,
+      )
+    ) {
+      lines.push(
+        `| ${backend} | ${s.stored} | ${s.get.rps} | ${s.get.p99ms} | ${s.put.rps} | ${s.put.p99ms} |`,
+      );
+    }
+  }
+  lines.push("");
+  for (const [backend, b] of Object.entries(backends)) {
+    const rec = b.recoveryMs as { median: number; runs: number[] };
+    const dur = b.durability as { checked: number; lost: number };
+    lines.push(
+      `${backend}: recovery after kill -9 (to the first successful get, 3 Keepers): median ` +
+        `${rec.median} ms (${rec.runs.join(", ")}); acknowledged writes lost after kill -9: ` +
+        `${dur.lost} of ${dur.checked}; Nexus memory: idle ${b.nexusRssIdleMb} MiB, under load ` +
+        `${b.nexusRssUnderLoadMb} MiB`,
+    );
+    if (b.startupMs) {
+      lines.push(
+        `start-up to ready (ms): ${
+          Object.entries(b.startupMs as Record<string, number>).map(([k, v]) => `${k} ${v}`).join(
+            ", ",
+          )
+        }`,
+      );
+    }
+  }
   return lines.join("\n");
 }
 

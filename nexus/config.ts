@@ -13,14 +13,16 @@ import { type ListenAddress, parseListenAddress } from "../lib/program.ts";
 import { MAX_SHARES, validateShareCounts } from "../lib/crypto/shamir.ts";
 
 /** Where Nexus keeps its data. */
-export type BackendKind = "kv" | "memory" | "lite";
+export type BackendKind = "kv" | "sqlite" | "memory" | "lite";
 
 /** Everything Nexus reads from its environment. */
 export interface NexusConfig {
   listen: ListenAddress;
   backend: BackendKind;
-  /** Folder of the KV file (kv and lite backends). */
+  /** Folder of the database file (kv, sqlite and lite backends). */
   dataDir: string;
+  /** How long a sqlite write waits for another process's lock. */
+  busyTimeoutMs: number;
   /** The Keepers, in share-index order (empty for the memory backend). */
   keepers: KeeperPeer[];
   shares: number;
@@ -36,11 +38,9 @@ export interface NexusConfig {
 
 function parseBackend(): BackendKind {
   const raw = envString("SPIKE_NEXUS_BACKEND_STORE", "kv").toLowerCase();
-  // "sqlite" is upstream's default persistent backend; ours is Deno KV.
-  if (raw === "kv" || raw === "sqlite") return "kv";
-  if (raw === "memory" || raw === "lite") return raw;
+  if (raw === "kv" || raw === "sqlite" || raw === "memory" || raw === "lite") return raw;
   throw new ConfigError(
-    `SPIKE_NEXUS_BACKEND_STORE=${JSON.stringify(raw)} is invalid: use kv, memory or lite`,
+    `SPIKE_NEXUS_BACKEND_STORE=${JSON.stringify(raw)} is invalid: use kv, sqlite, memory or lite`,
   );
 }
 
@@ -92,5 +92,6 @@ export function loadNexusConfig(): NexusConfig {
     }),
     maxCiphertextBytes: envInt("SPIKE_NEXUS_CRYPTO_MAX_CIPHERTEXT_SIZE", 65536, { min: 64 }),
     maxSecretVersions: envInt("SPIKE_NEXUS_MAX_SECRET_VERSIONS", 10, { min: 1, max: 1000 }),
+    busyTimeoutMs: envInt("SPIKE_NEXUS_DB_BUSY_TIMEOUT_MS", 5000, { min: 1 }),
   };
 }

@@ -19,6 +19,7 @@ import { KeeperLink } from "./state/keepers.ts";
 import { PolicyStore } from "./state/policies.ts";
 import { SecretStore } from "./state/secrets.ts";
 import { RootKeyState } from "./state/rootkey.ts";
+import { openSqliteStore } from "./store/sqlite.ts";
 import { openKvStore, openMemoryStore } from "./store/store.ts";
 
 await runProgram("nexus", async () => {
@@ -39,6 +40,8 @@ await runProgram("nexus", async () => {
   const source = await identityFor("nexus", log);
   const store = config.backend === "memory"
     ? await openMemoryStore()
+    : config.backend === "sqlite"
+    ? await openSqliteStore(config.dataDir, config.busyTimeoutMs)
     : await openKvStore(config.dataDir);
   const state = new RootKeyState(config.threshold, config.shares, store);
   const agent = config.backend === "memory" ? undefined : createMtlsAgent({

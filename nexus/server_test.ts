@@ -57,6 +57,7 @@ const CONFIG: NexusConfig = {
   maxBodyBytes: 1 << 20,
   maxCiphertextBytes: 65536,
   maxSecretVersions: 10,
+  busyTimeoutMs: 5000,
 };
 
 Deno.test("every route refuses a caller without a role or policy (401)", async () => {

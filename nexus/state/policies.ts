@@ -30,6 +30,13 @@ interface Sealed {
 
 /** The policies of one Nexus. */
 export class PolicyStore {
+  /**
+   * Decrypted policies by name, with the versionstamp they were read at. The
+   * store is still listed on every request; only the decryption of a record
+   * whose versionstamp has not changed is skipped, so nothing stale is used.
+   */
+  readonly #opened = new Map<string, { versionstamp: string; policy: StoredPolicy }>();
+
   constructor(readonly store: Store, readonly key: () => AeadKey) {}
 
   #open(name: string, value: Uint8Array): StoredPolicy {
@@ -85,9 +92,20 @@ export class PolicyStore {
     throw new Error(`could not delete policy ${name}: too many concurrent writers`);
   }
 
-  /** Every policy, in name order. */
+  /** Every policy, in name order, as the store holds them now. */
   async all(): Promise<StoredPolicy[]> {
     const entries = await this.store.list(["policy"]);
-    return entries.map((e) => this.#open(String(e.key[1]), e.value));
+    const seen = new Set<string>();
+    const policies = entries.map((e) => {
+      const name = String(e.key[1]);
+      seen.add(name);
+      const known = this.#opened.get(name);
+      if (known?.versionstamp === e.versionstamp) return known.policy;
+      const policy = this.#open(name, e.value);
+      this.#opened.set(name, { versionstamp: e.versionstamp, policy });
+      return policy;
+    });
+    for (const name of this.#opened.keys()) if (!seen.has(name)) this.#opened.delete(name);
+    return policies;
   }
 }

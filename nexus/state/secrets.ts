@@ -166,7 +166,10 @@ export class SecretStore {
     const v = version === 0 ? meta.current : version;
     const record = meta.versions[v];
     if (v === 0 || !record || record.deleted !== null) throw notFound();
-    const entries = await this.store.list(["secret-data", path, v]);
+    // Most secrets fit one chunk: a point read is cheaper than a range.
+    const entries = record.chunks === 1
+      ? [await this.store.get(dataKey(path, v, 0))].filter((e) => e !== null)
+      : await this.store.list(["secret-data", path, v]);
     if (entries.length !== record.chunks) {
       throw new Error(`secret ${path} version ${v}: ${entries.length} of ${record.chunks} chunks`);
     }

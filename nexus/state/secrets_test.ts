@@ -1,42 +1,60 @@
 import assert from "node:assert/strict";
 import { ApiError } from "../../lib/api/errors.ts";
 import { AeadKey, IntegrityError } from "../../lib/crypto/aead.ts";
+import { openSqliteStore } from "../store/sqlite.ts";
 import { openMemoryStore, type Store } from "../store/store.ts";
 import { CHUNK_BYTES, SecretStore } from "./secrets.ts";
 
 const json = (values: Record<string, string>) => new TextEncoder().encode(JSON.stringify(values));
 
+type Backend = "memory" | "sqlite";
+
 async function withSecrets(
+  backend: Backend,
   maxVersions: number,
   fn: (secrets: SecretStore, store: Store) => Promise<void>,
 ): Promise<void> {
-  const store = await openMemoryStore();
+  const dir = await Deno.makeTempDir();
+  const store = backend === "sqlite" ? await openSqliteStore(dir) : await openMemoryStore();
   const key = new AeadKey(crypto.getRandomValues(new Uint8Array(32)));
   try {
     await fn(new SecretStore(store, () => key, () => maxVersions), store);
   } finally {
     store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Registers a test for the in-memory KV store and one for the sqlite backend. */
+function onEveryBackend(
+  name: string,
+  maxVersions: number,
+  fn: (secrets: SecretStore, store: Store) => Promise<void>,
+): void {
+  for (const backend of ["memory", "sqlite"] as const) {
+    Deno.test(`${name} (${backend})`, () => withSecrets(backend, maxVersions, fn));
   }
 }
 
 const isNotFound = (e: unknown) => e instanceof ApiError && e.status === 404;
 
-Deno.test("put makes versions holding exactly the given values", () =>
-  withSecrets(10, async (secrets) => {
-    assert.equal(await secrets.put("db/creds", json({ user: "a", pass: "1" })), 1);
-    assert.equal(await secrets.put("db/creds", json({ user: "b" })), 2);
-    assert.deepEqual(await secrets.get("db/creds", 0), { user: "b" });
-    assert.deepEqual(await secrets.get("db/creds", 1), { user: "a", pass: "1" });
-    await assert.rejects(secrets.get("db/creds", 3), isNotFound);
-    await assert.rejects(secrets.get("nope", 0), isNotFound);
-    const meta = await secrets.metadata("db/creds", 0);
-    assert.equal(meta.current, 2);
-    assert.equal(meta.oldest, 1);
-    assert.deepEqual(Object.keys(meta.versions), ["1", "2"]);
-  }));
+onEveryBackend("put makes versions holding exactly the given values", 10, async (secrets) => {
+  assert.equal(await secrets.put("db/creds", json({ user: "a", pass: "1" })), 1);
+  assert.equal(await secrets.put("db/creds", json({ user: "b" })), 2);
+  assert.deepEqual(await secrets.get("db/creds", 0), { user: "b" });
+  assert.deepEqual(await secrets.get("db/creds", 1), { user: "a", pass: "1" });
+  await assert.rejects(secrets.get("db/creds", 3), isNotFound);
+  await assert.rejects(secrets.get("nope", 0), isNotFound);
+  const meta = await secrets.metadata("db/creds", 0);
+  assert.equal(meta.current, 2);
+  assert.equal(meta.oldest, 1);
+  assert.deepEqual(Object.keys(meta.versions), ["1", "2"]);
+});
 
-Deno.test("versions beyond the maximum are removed from storage, not only hidden", () =>
-  withSecrets(3, async (secrets, store) => {
+onEveryBackend(
+  "versions beyond the maximum are removed from storage, not only hidden",
+  3,
+  async (secrets, store) => {
     for (let i = 1; i <= 5; i++) await secrets.put("p", json({ n: String(i) }));
     const meta = await secrets.metadata("p", 0);
     assert.deepEqual(Object.keys(meta.versions), ["3", "4", "5"]);
@@ -44,39 +62,41 @@ Deno.test("versions beyond the maximum are removed from storage, not only hidden
     await assert.rejects(secrets.get("p", 1), isNotFound);
     const stored = (await store.list(["secret-data", "p"])).map((e) => e.key[2]);
     assert.deepEqual(stored, [3, 4, 5]);
-  }));
+  },
+);
 
-Deno.test("delete and undelete follow upstream's rules", () =>
-  withSecrets(10, async (secrets) => {
-    for (let i = 1; i <= 3; i++) await secrets.put("p", json({ n: String(i) }));
-    await secrets.delete("p", []); // the current one
-    let meta = await secrets.metadata("p", 0);
-    assert.equal(meta.current, 2);
-    assert.ok(meta.versions[3].deleted);
-    await assert.rejects(secrets.get("p", 3), isNotFound);
+onEveryBackend("delete and undelete follow upstream's rules", 10, async (secrets) => {
+  for (let i = 1; i <= 3; i++) await secrets.put("p", json({ n: String(i) }));
+  await secrets.delete("p", []); // the current one
+  let meta = await secrets.metadata("p", 0);
+  assert.equal(meta.current, 2);
+  assert.ok(meta.versions[3].deleted);
+  await assert.rejects(secrets.get("p", 3), isNotFound);
 
-    await secrets.delete("p", [1, 2, 99]); // 99 does not exist: ignored
-    await assert.rejects(secrets.get("p", 0), isNotFound);
-    await assert.rejects(secrets.metadata("p", 0), isNotFound);
-    assert.deepEqual(await secrets.list(), ["p"]); // still listed
+  await secrets.delete("p", [1, 2, 99]); // 99 does not exist: ignored
+  await assert.rejects(secrets.get("p", 0), isNotFound);
+  await assert.rejects(secrets.metadata("p", 0), isNotFound);
+  assert.deepEqual(await secrets.list(), ["p"]); // still listed
 
-    await secrets.undelete("p", [0]); // all deleted: the highest deleted comes back
-    assert.deepEqual(await secrets.get("p", 0), { n: "3" });
-    await secrets.undelete("p", [1]);
-    meta = await secrets.metadata("p", 0);
-    assert.equal(meta.current, 3);
-    assert.equal(meta.oldest, 1);
-    await assert.rejects(secrets.undelete("p", [1]), isNotFound); // nothing to undelete
-    await assert.rejects(secrets.undelete("p", []), isNotFound); // current is live
-    await assert.rejects(secrets.delete("nope", []), isNotFound);
+  await secrets.undelete("p", [0]); // all deleted: the highest deleted comes back
+  assert.deepEqual(await secrets.get("p", 0), { n: "3" });
+  await secrets.undelete("p", [1]);
+  meta = await secrets.metadata("p", 0);
+  assert.equal(meta.current, 3);
+  assert.equal(meta.oldest, 1);
+  await assert.rejects(secrets.undelete("p", [1]), isNotFound); // nothing to undelete
+  await assert.rejects(secrets.undelete("p", []), isNotFound); // current is live
+  await assert.rejects(secrets.delete("nope", []), isNotFound);
 
-    // A put after deleting everything continues after the highest version.
-    await secrets.delete("p", [1, 2, 3]);
-    assert.equal(await secrets.put("p", json({ n: "4" })), 4);
-  }));
+  // A put after deleting everything continues after the highest version.
+  await secrets.delete("p", [1, 2, 3]);
+  assert.equal(await secrets.put("p", json({ n: "4" })), 4);
+});
 
-Deno.test("50 concurrent puts to one path give 50 distinct consecutive versions", () =>
-  withSecrets(100, async (secrets) => {
+onEveryBackend(
+  "50 concurrent puts to one path give 50 distinct consecutive versions",
+  100,
+  async (secrets) => {
     const versions = await Promise.all(
       Array.from({ length: 50 }, (_, i) => secrets.put("race", json({ i: String(i) }))),
     );
@@ -87,7 +107,8 @@ Deno.test("50 concurrent puts to one path give 50 distinct consecutive versions"
     const seen = new Set<string>();
     for (let v = 1; v <= 50; v++) seen.add((await secrets.get("race", v)).i);
     assert.equal(seen.size, 50);
-  }));
+  },
+);
 
 Deno.test("concurrent writers on two stores over one database lose nothing (CAS)", async () => {
   const dir = await Deno.makeTempDir();
@@ -110,16 +131,17 @@ Deno.test("concurrent writers on two stores over one database lose nothing (CAS)
   }
 });
 
-Deno.test("large secrets are stored across chunks", () =>
-  withSecrets(10, async (secrets, store) => {
-    const big = "x".repeat(CHUNK_BYTES * 2 + 100);
-    await secrets.put("big", json({ blob: big }));
-    assert.equal((await secrets.get("big", 0)).blob, big);
-    assert.equal((await store.list(["secret-data", "big", 1])).length, 3);
-  }));
+onEveryBackend("large secrets are stored across chunks", 10, async (secrets, store) => {
+  const big = "x".repeat(CHUNK_BYTES * 2 + 100);
+  await secrets.put("big", json({ blob: big }));
+  assert.equal((await secrets.get("big", 0)).blob, big);
+  assert.equal((await store.list(["secret-data", "big", 1])).length, 3);
+});
 
-Deno.test("a record altered or moved in the store is never served", () =>
-  withSecrets(10, async (secrets, store) => {
+onEveryBackend(
+  "a record altered or moved in the store is never served",
+  10,
+  async (secrets, store) => {
     await secrets.put("a", json({ v: "alpha" }));
     await secrets.put("b", json({ v: "bravo" }));
     const [da] = await store.list(["secret-data", "a"]);
@@ -135,10 +157,13 @@ Deno.test("a record altered or moved in the store is never served", () =>
     await store.atomic().set(meta.key, flipped).commit();
     await assert.rejects(secrets.get("b", 0), IntegrityError);
     await assert.rejects(secrets.put("b", json({ v: "x" })), IntegrityError);
-  }));
+  },
+);
 
-Deno.test("a secret at the documented maximum fits one atomic commit, also when pruning", () =>
-  withSecrets(2, async (secrets) => {
+onEveryBackend(
+  "a secret at the documented maximum fits one atomic commit, also when pruning",
+  2,
+  async (secrets) => {
     const { MAX_SECRET_BYTES } = await import("../../lib/api/secrets.ts");
     const overhead = JSON.stringify({ k: "" }).length;
     const values = { k: "y".repeat(MAX_SECRET_BYTES - overhead) };
@@ -146,4 +171,5 @@ Deno.test("a secret at the documented maximum fits one atomic commit, also when 
     assert.equal(bytes.length, MAX_SECRET_BYTES);
     for (let i = 0; i < 4; i++) await secrets.put("max", bytes); // prunes two full versions
     assert.equal((await secrets.get("max", 0)).k.length, values.k.length);
-  }));
+  },
+);

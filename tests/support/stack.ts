@@ -148,7 +148,7 @@ export function spawnProgram(
 export interface StackOptions {
   keepers?: number;
   threshold?: number;
-  backend?: "kv" | "memory" | "lite";
+  backend?: "kv" | "sqlite" | "memory" | "lite";
   /** `SPIKE_NEXUS_KEEPER_UPDATE_INTERVAL`. */
   updateInterval?: string;
   /** Start Keepers and Nexus and run Bootstrap (default true). */

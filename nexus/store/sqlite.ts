@@ -1,0 +1,197 @@
+/**
+ * The `sqlite` backend: the {@link Store} interface on one SQLite file
+ * through `node:sqlite`, synchronous and in-process. Deno KV pays an async
+ * hop to its own thread on every operation (about 90 µs here); a read here
+ * takes a few microseconds, so reads and writes run about twice as fast.
+ *
+ * Durability: WAL with `synchronous=FULL`, so a commit is on disk when it
+ * returns (it survives a power cut, not only a crash). Several processes may
+ * share the file: writes take SQLite's write lock (`BEGIN IMMEDIATE`, waiting
+ * up to `SPIKE_NEXUS_DB_BUSY_TIMEOUT_MS`), and every write is checked against
+ * the versionstamps read before it, like Deno KV's atomic checks.
+ *
+ * Keys are tuples encoded so that byte order is tuple order (strings and
+ * numbers, as FoundationDB's tuple layer does), so prefix listing is a range.
+ *
+ * @module
+ */
+
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { join } from "node:path";
+import type { Store, StoreEntry, StoreKey, StoreTransaction } from "./store.ts";
+
+/** Name of the database file inside the data folder. */
+export const SQLITE_FILE = "spike.db";
+
+const STRING = 0x02;
+const NUMBER = 0x21;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Encodes a key tuple; byte order equals tuple order. */
+export function encodeKey(key: StoreKey): Uint8Array {
+  const parts: number[] = [];
+  for (const element of key) {
+    if (typeof element === "string") {
+      parts.push(STRING);
+      for (const b of encoder.encode(element)) {
+        parts.push(b);
+        if (b === 0x00) parts.push(0xff); // an escaped NUL, so the terminator stays unique
+      }
+      parts.push(0x00);
+    } else {
+      if (!Number.isFinite(element)) throw new Error(`key element ${element} is not finite`);
+      const bytes = new Uint8Array(8);
+      new DataView(bytes.buffer).setFloat64(0, element);
+      // Flip so that byte order is numeric order: all bits for negatives, the sign for others.
+      if (bytes[0] & 0x80) { for (let i = 0; i < 8; i++) bytes[i] ^= 0xff; }
+      else bytes[0] ^= 0x80;
+      parts.push(NUMBER, ...bytes);
+    }
+  }
+  return new Uint8Array(parts);
+}
+
+/** Decodes what {@link encodeKey} made. */
+export function decodeKey(bytes: Uint8Array): StoreKey {
+  const out: (string | number)[] = [];
+  let i = 0;
+  while (i < bytes.length) {
+    const type = bytes[i++];
+    if (type === STRING) {
+      const raw: number[] = [];
+      while (bytes[i] !== 0x00 || bytes[i + 1] === 0xff) {
+        raw.push(bytes[i]);
+        i += bytes[i] === 0x00 ? 2 : 1;
+      }
+      i++;
+      out.push(decoder.decode(new Uint8Array(raw)));
+    } else if (type === NUMBER) {
+      const b = bytes.slice(i, i + 8);
+      if (b[0] & 0x80) b[0] ^= 0x80;
+      else for (let j = 0; j < 8; j++) b[j] ^= 0xff;
+      out.push(new DataView(b.buffer).getFloat64(0));
+      i += 8;
+    } else {
+      throw new Error(`unknown key element type ${type}`);
+    }
+  }
+  return out;
+}
+
+function stamp(version: number | bigint): string {
+  return String(version).padStart(20, "0");
+}
+
+type Row = { k: Uint8Array; v: Uint8Array; ver: number | bigint };
+
+class SqliteStore implements Store {
+  readonly #db: DatabaseSync;
+  readonly #get: StatementSync;
+  readonly #range: StatementSync;
+  readonly #rangeReverse: StatementSync;
+  readonly #put: StatementSync;
+  readonly #del: StatementSync;
+  readonly #bump: StatementSync;
+
+  constructor(db: DatabaseSync) {
+    this.#db = db;
+    this.#get = db.prepare("SELECT v, ver FROM kv WHERE k = ?");
+    this.#range = db.prepare("SELECT k, v, ver FROM kv WHERE k >= ? AND k < ? ORDER BY k LIMIT ?");
+    this.#rangeReverse = db.prepare(
+      "SELECT k, v, ver FROM kv WHERE k >= ? AND k < ? ORDER BY k DESC LIMIT ?",
+    );
+    this.#put = db.prepare("INSERT OR REPLACE INTO kv (k, v, ver) VALUES (?, ?, ?)");
+    this.#del = db.prepare("DELETE FROM kv WHERE k = ?");
+    this.#bump = db.prepare("UPDATE seq SET n = n + 1 RETURNING n");
+  }
+
+  get(key: StoreKey): Promise<StoreEntry | null> {
+    const row = this.#get.get(encodeKey(key)) as Row | undefined;
+    return Promise.resolve(row ? { key, value: row.v, versionstamp: stamp(row.ver) } : null);
+  }
+
+  list(
+    prefix: StoreKey,
+    options: { limit?: number; reverse?: boolean } = {},
+  ): Promise<StoreEntry[]> {
+    const low = encodeKey(prefix);
+    const high = new Uint8Array(low.length + 1);
+    high.set(low);
+    high[low.length] = 0xff; // above every element type byte
+    const statement = options.reverse ? this.#rangeReverse : this.#range;
+    const rows = statement.all(low, high, options.limit ?? -1) as Row[];
+    return Promise.resolve(
+      rows.map((r) => ({ key: decodeKey(r.k), value: r.v, versionstamp: stamp(r.ver) })),
+    );
+  }
+
+  atomic(): StoreTransaction {
+    const checks: [Uint8Array, string | null][] = [];
+    const writes: ([Uint8Array, Uint8Array] | [Uint8Array])[] = [];
+    const tx: StoreTransaction = {
+      check: (key, versionstamp) => {
+        checks.push([encodeKey(key), versionstamp]);
+        return tx;
+      },
+      set: (key, value) => {
+        writes.push([encodeKey(key), value]);
+        return tx;
+      },
+      delete: (key) => {
+        writes.push([encodeKey(key)]);
+        return tx;
+      },
+      commit: () => Promise.resolve(this.#commit(checks, writes)),
+    };
+    return tx;
+  }
+
+  #commit(
+    checks: [Uint8Array, string | null][],
+    writes: ([Uint8Array, Uint8Array] | [Uint8Array])[],
+  ): { ok: boolean } {
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      for (const [key, expected] of checks) {
+        const row = this.#get.get(key) as Row | undefined;
+        if ((row ? stamp(row.ver) : null) !== expected) {
+          this.#db.exec("ROLLBACK");
+          return { ok: false };
+        }
+      }
+      const { n } = this.#bump.get() as { n: number | bigint };
+      for (const write of writes) {
+        if (write.length === 2) this.#put.run(write[0], write[1], n);
+        else this.#del.run(write[0]);
+      }
+      this.#db.exec("COMMIT");
+      return { ok: true };
+    } catch (e) {
+      try {
+        this.#db.exec("ROLLBACK");
+      } catch { /* no transaction left to roll back */ }
+      throw e;
+    }
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+}
+
+/** Opens (or creates) `spike.db` in `dataDir`. */
+export async function openSqliteStore(dataDir: string, busyTimeoutMs = 5000): Promise<Store> {
+  await Deno.mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const db = new DatabaseSync(join(dataDir, SQLITE_FILE));
+  db.exec(`
+    PRAGMA journal_mode = WAL;
+    PRAGMA synchronous = FULL;
+    PRAGMA busy_timeout = ${Math.trunc(busyTimeoutMs)};
+    CREATE TABLE IF NOT EXISTS kv (k BLOB PRIMARY KEY, v BLOB NOT NULL, ver INTEGER NOT NULL)
+      WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS seq (n INTEGER NOT NULL);
+    INSERT INTO seq (n) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM seq);
+  `);
+  return new SqliteStore(db);
+}
