@@ -4,10 +4,10 @@
  * @module
  */
 
-import { ConfigError, envBool, envDuration, envInt } from "../lib/config/env.ts";
+import { envBool, envDuration, envInt } from "../lib/config/env.ts";
 import { nexusUrlFromEnv } from "../lib/config/nexus_url.ts";
 import { type KeeperPeer, keeperPeersFromEnv } from "../lib/config/peers.ts";
-import { MAX_SHARES, validateShareCounts } from "../lib/crypto/shamir.ts";
+import { shamirFromEnv } from "../lib/config/shamir.ts";
 
 /** Everything Bootstrap reads from its environment. */
 export interface BootstrapConfig {
@@ -28,23 +28,7 @@ export interface BootstrapConfig {
 /** Reads and checks the configuration. */
 export function loadBootstrapConfig(): BootstrapConfig {
   const keepers = keeperPeersFromEnv();
-  const shares = envInt("SPIKE_NEXUS_SHAMIR_SHARES", 3, { min: 2, max: MAX_SHARES });
-  const threshold = envInt("SPIKE_NEXUS_SHAMIR_THRESHOLD", 2, { min: 2, max: MAX_SHARES });
-  try {
-    validateShareCounts(shares, threshold);
-  } catch (e) {
-    throw new ConfigError(
-      `SPIKE_NEXUS_SHAMIR_SHARES=${shares} and SPIKE_NEXUS_SHAMIR_THRESHOLD=${threshold}: ${
-        (e as Error).message
-      }`,
-    );
-  }
-  if (keepers.length !== shares) {
-    throw new ConfigError(
-      `SPIKE_NEXUS_KEEPER_PEERS lists ${keepers.length} Keepers but SPIKE_NEXUS_SHAMIR_SHARES is ` +
-        `${shares}; they must be equal (Keeper i gets share i)`,
-    );
-  }
+  const { shares, threshold } = shamirFromEnv(keepers.length);
   return {
     nexusUrl: nexusUrlFromEnv(),
     keepers,

@@ -10,7 +10,7 @@ import { ConfigError, envDuration, envInt, envString } from "../lib/config/env.t
 import { type KeeperPeer, keeperPeersFromEnv } from "../lib/config/peers.ts";
 import { DEFAULT_MAX_BODY_BYTES } from "../lib/http/body.ts";
 import { type ListenAddress, parseListenAddress } from "../lib/program.ts";
-import { MAX_SHARES, validateShareCounts } from "../lib/crypto/shamir.ts";
+import { shamirFromEnv } from "../lib/config/shamir.ts";
 
 /** Where Nexus keeps its data. */
 export type BackendKind = "kv" | "sqlite" | "memory" | "lite";
@@ -55,24 +55,8 @@ function defaultDataDir(): string {
 /** Reads and checks the configuration. */
 export function loadNexusConfig(): NexusConfig {
   const backend = parseBackend();
-  const shares = envInt("SPIKE_NEXUS_SHAMIR_SHARES", 3, { min: 2, max: MAX_SHARES });
-  const threshold = envInt("SPIKE_NEXUS_SHAMIR_THRESHOLD", 2, { min: 2, max: MAX_SHARES });
-  try {
-    validateShareCounts(shares, threshold);
-  } catch (e) {
-    throw new ConfigError(
-      `SPIKE_NEXUS_SHAMIR_SHARES=${shares} and SPIKE_NEXUS_SHAMIR_THRESHOLD=${threshold}: ${
-        (e as Error).message
-      }`,
-    );
-  }
   const keepers = backend === "memory" ? [] : keeperPeersFromEnv();
-  if (backend !== "memory" && keepers.length !== shares) {
-    throw new ConfigError(
-      `SPIKE_NEXUS_KEEPER_PEERS lists ${keepers.length} Keepers but SPIKE_NEXUS_SHAMIR_SHARES is ` +
-        `${shares}; they must be equal (Keeper i holds share i)`,
-    );
-  }
+  const { shares, threshold } = shamirFromEnv(backend === "memory" ? undefined : keepers.length);
   return {
     listen: parseListenAddress(
       "SPIKE_NEXUS_TLS_PORT",

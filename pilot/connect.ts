@@ -21,6 +21,7 @@ import type { SpiffeId } from "../lib/spiffe/id.ts";
 import { createX509Source } from "../lib/spiffe/workloadapi/x509source.ts";
 import { CliError } from "./cli.ts";
 import { Exit, exitForCode } from "./exit.ts";
+import { pathExists } from "../lib/fs.ts";
 
 const ROLE_WORDS: Partial<Record<Role, string>> = {
   "pilot-superuser": "pilot",
@@ -30,15 +31,6 @@ const ROLE_WORDS: Partial<Record<Role, string>> = {
 
 function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**
@@ -133,7 +125,7 @@ export async function withNexus<T>(
   }
   const address = pilotEndpointAddress();
   const endpoint = parseEndpointAddress(address);
-  if (endpoint.scheme === "unix" && !(await exists(endpoint.path))) {
+  if (endpoint.scheme === "unix" && !(await pathExists(endpoint.path))) {
     // A person is waiting: say so at once instead of retrying for the source timeout.
     throw new CliError(
       `no Workload API socket at ${endpoint.path}; start the agent (SPIRE, or ` +

@@ -10,13 +10,24 @@ import { Exit } from "./exit.ts";
 
 const MAX_LINE = 4096;
 
-/** Reads stdin to the end, at most `max` bytes. */
-export async function readStdin(max: number): Promise<Uint8Array> {
+/**
+ * Reads a stream to its end; more than `max` bytes throws `tooLarge()` (what
+ * was read so far is zeroed first: it may be a secret).
+ */
+export async function readStream(
+  stream: ReadableStream<Uint8Array>,
+  max: number,
+  tooLarge: () => Error,
+): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let size = 0;
-  for await (const chunk of Deno.stdin.readable) {
+  for await (const chunk of stream) {
     size += chunk.length;
-    if (size > max) throw new CliError(`standard input is larger than ${max} bytes`, Exit.usage);
+    if (size > max) {
+      for (const c of chunks) c.fill(0);
+      chunk.fill(0);
+      throw tooLarge();
+    }
     chunks.push(chunk);
   }
   const out = new Uint8Array(size);
@@ -24,8 +35,18 @@ export async function readStdin(max: number): Promise<Uint8Array> {
   for (const c of chunks) {
     out.set(c, at);
     at += c.length;
+    c.fill(0);
   }
   return out;
+}
+
+/** Reads stdin to the end, at most `max` bytes. */
+export function readStdin(max: number): Promise<Uint8Array> {
+  return readStream(
+    Deno.stdin.readable,
+    max,
+    () => new CliError(`standard input is larger than ${max} bytes`, Exit.usage),
+  );
 }
 
 /** One line: typed at a hidden prompt on a terminal, else read from stdin. */

@@ -17,6 +17,7 @@
  */
 
 import { join, resolve } from "node:path";
+import { DEFAULT_SOCKETS } from "../dev/agent/registration.ts";
 import { ENTRY, permissionFlags, type Program, type Reach } from "./permissions.ts";
 
 /** The Workload API sockets SPIRE deployments usually use. */
@@ -43,16 +44,7 @@ export const RELEASE_REACH: Record<Program, Reach> = {
   bootstrap: { sockets: SPIRE_SOCKETS, hosts: [...both(8553), ...KEEPER_PORTS.flatMap(both)] },
   spike: { sockets: SPIRE_SOCKETS, hosts: both(8553), folders: ["${HOME}/.spike", "${PWD}"] },
   agent: {
-    sockets: [
-      "nexus",
-      "keeper",
-      "bootstrap",
-      "pilot",
-      "pilot-recover",
-      "pilot-restore",
-      "lite-workload",
-      "demo-workload",
-    ].map((s) => `\${PWD}/.spike/agent/sockets/${s}.sock`),
+    sockets: DEFAULT_SOCKETS.map((s) => `\${PWD}/.spike/agent/sockets/${s}.sock`),
     folders: ["${PWD}/.spike"],
   },
 };

@@ -11,6 +11,7 @@
  * @module
  */
 
+import { DEFAULT_SOCKETS } from "../dev/agent/registration.ts";
 import { ENTRY, permissionFlags, type Program, type Reach } from "./permissions.ts";
 
 const SPIRE_SOCKET = "/tmp/spire-agent/public/api.sock";
@@ -41,17 +42,6 @@ export const DEFAULT_REACH: Record<Exclude<Program, "agent">, Reach> = {
   },
 };
 
-const AGENT_SOCKETS = [
-  "nexus",
-  "keeper",
-  "bootstrap",
-  "pilot",
-  "pilot-recover",
-  "pilot-restore",
-  "lite-workload",
-  "demo-workload",
-];
-
 /** The task command of each program. */
 export function programTasks(): Record<Program | "dev", string> {
   const tasks = {} as Record<Program | "dev", string>;
@@ -72,7 +62,7 @@ export function programTasks(): Record<Program | "dev", string> {
   tasks.agent = [
     "deno run",
     ...permissionFlags("agent", {
-      sockets: AGENT_SOCKETS.map(devSocket),
+      sockets: DEFAULT_SOCKETS.map(devSocket),
       folders: ["$PWD/.spike"],
     }),
     ENTRY.agent,

@@ -15,13 +15,11 @@ import { StaticX509Source } from "../lib/spiffe/source.ts";
 import { WorkloadApiClient } from "../lib/spiffe/workloadapi/client.ts";
 import { authorizeAny } from "../lib/tls/authorize.ts";
 import { createMtlsAgent, type MtlsAgent } from "../lib/tls/client.ts";
-import { startAgent } from "./support/agent.ts";
+import { fetchX509, startAgent } from "./support/agent.ts";
 import { agentAs, nexusAs } from "./support/clients.ts";
-import { GRPC_ENV, run } from "./support/programs.ts";
+import { run } from "./support/programs.ts";
 import { rawRequest } from "./support/raw.ts";
 import { type Identity, Stack } from "./support/stack.ts";
-
-const ROOT = new URL("..", import.meta.url).pathname;
 
 /** Calls a route and returns its status (200 or the error status). */
 async function status(
@@ -394,21 +392,7 @@ for (const backend of ["kv", "sqlite"] as const) {
         const dir = join(stack.dir, "curl-svid");
         await Deno.mkdir(dir);
         const socket = stack.socket("pilot");
-        const fetched = await run(Deno.execPath(), [
-          "run",
-          `--allow-read=${socket},${dir}`,
-          `--allow-write=${socket},${dir}`,
-          `--allow-net=unix:${socket}`,
-          `--allow-env=${GRPC_ENV},SPIFFE_ENDPOINT_SOCKET`,
-          join(ROOT, "dev/agent/main.ts"),
-          "fetch",
-          "x509",
-          "--socket-path",
-          socket,
-          "--write",
-          dir,
-          "--silent",
-        ]);
+        const fetched = await fetchX509(socket, ["--write", dir, "--silent"], dir);
         assert.equal(fetched.code, 0, fetched.stderr);
         const curl = await run("curl", [
           "--silent",

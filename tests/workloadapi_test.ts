@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { WorkloadApiClient, WorkloadApiError } from "../lib/spiffe/workloadapi/client.ts";
 import { createX509Source } from "../lib/spiffe/workloadapi/x509source.ts";
 import { workloadApiService } from "../lib/spiffe/workloadapi/proto.ts";
-import { startAgent } from "./support/agent.ts";
+import { fetchX509, startAgent } from "./support/agent.ts";
 import { GRPC_ENV, run, within } from "./support/programs.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -21,20 +21,7 @@ Deno.test("the agent serves SVIDs that openssl verify accepts, in spire-agent's 
   try {
     const socket = agent.socketPath("nexus");
     assert.equal((await Deno.stat(socket)).mode! & 0o777, 0o600);
-    const fetched = await run(Deno.execPath(), [
-      "run",
-      `--allow-read=${socket},${out}`,
-      `--allow-write=${socket},${out}`,
-      `--allow-net=unix:${socket}`,
-      `--allow-env=${GRPC_ENV},SPIFFE_ENDPOINT_SOCKET`,
-      join(ROOT, "dev/agent/main.ts"),
-      "fetch",
-      "x509",
-      "--socket-path",
-      socket,
-      "--write",
-      out,
-    ], { env: { NO_COLOR: "1" } });
+    const fetched = await fetchX509(socket, ["--write", out], out);
     assert.equal(fetched.code, 0, fetched.stderr);
     assert.match(fetched.stdout, /^Received 1 svid after [\d.]+ms/);
     assert.match(fetched.stdout, /SPIFFE ID:\t\tspiffe:\/\/spike\.ist\/spike\/nexus/);

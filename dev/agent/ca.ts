@@ -11,6 +11,7 @@ import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
 import { join } from "node:path";
 import type { SpiffeId, TrustDomain } from "../../lib/spiffe/id.ts";
+import { pathExists } from "../../lib/fs.ts";
 
 x509.cryptoProvider.set(crypto);
 
@@ -32,16 +33,6 @@ function randomSerial(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   bytes[0] &= 0x7f; // keep the serial positive
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
 }
 
 /** A trust domain's signing authority. */
@@ -69,7 +60,7 @@ export class LocalCa {
     const certPath = join(dir, "ca.pem");
     const keyPath = join(dir, "ca.key");
     await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
-    if (await exists(certPath) && await exists(keyPath)) {
+    if (await pathExists(certPath) && await pathExists(keyPath)) {
       const certificate = new x509.X509Certificate(await Deno.readTextFile(certPath));
       const san = certificate.getExtension(x509.SubjectAlternativeNameExtension);
       const uris = san?.names.items.filter((n) => n.type === "url").map((n) => n.value) ?? [];

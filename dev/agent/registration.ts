@@ -41,19 +41,27 @@ export interface AgentRegistrations {
   readonly federatedBundles: Readonly<Record<string, string>>;
 }
 
+/** The SPIKE identities a local stack needs: socket name and SPIFFE ID path. */
+export const SPIKE_IDENTITIES = [
+  { socket: "nexus", path: "/spike/nexus" },
+  { socket: "keeper", path: "/spike/keeper" },
+  { socket: "bootstrap", path: "/spike/bootstrap" },
+  { socket: "pilot", path: "/spike/pilot/role/superuser" },
+  { socket: "pilot-recover", path: "/spike/pilot/role/recover" },
+  { socket: "pilot-restore", path: "/spike/pilot/role/restore" },
+  { socket: "lite-workload", path: "/spike/workload/role/lite" },
+  { socket: "demo-workload", path: "/workload/demo" },
+] as const;
+
+/** The socket names the agent serves by default (tasks grant exactly these). */
+export const DEFAULT_SOCKETS: readonly string[] = SPIKE_IDENTITIES.map((i) => i.socket);
+
 /** The SPIKE identities a local stack needs, by socket name. */
 export function defaultRegistrations(td: TrustDomain): Registration[] {
-  const at = (path: string) => parseSpiffeId(`spiffe://${td.name}${path}`);
-  return [
-    { socket: "nexus", spiffeId: at("/spike/nexus") },
-    { socket: "keeper", spiffeId: at("/spike/keeper") },
-    { socket: "bootstrap", spiffeId: at("/spike/bootstrap") },
-    { socket: "pilot", spiffeId: at("/spike/pilot/role/superuser") },
-    { socket: "pilot-recover", spiffeId: at("/spike/pilot/role/recover") },
-    { socket: "pilot-restore", spiffeId: at("/spike/pilot/role/restore") },
-    { socket: "lite-workload", spiffeId: at("/spike/workload/role/lite") },
-    { socket: "demo-workload", spiffeId: at("/workload/demo") },
-  ];
+  return SPIKE_IDENTITIES.map(({ socket, path }) => ({
+    socket,
+    spiffeId: parseSpiffeId(`spiffe://${td.name}${path}`),
+  }));
 }
 
 const SOCKET_NAME = /^[a-zA-Z0-9._-]+$/;

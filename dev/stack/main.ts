@@ -15,6 +15,8 @@
 
 import { join } from "node:path";
 import { ENTRY, permissionFlags, type Program } from "../../scripts/permissions.ts";
+import { DEFAULT_SOCKETS } from "../agent/registration.ts";
+import { pathExists } from "../../lib/fs.ts";
 
 const KEEPER_PORTS = [8443, 8543, 8643];
 const NEXUS_PORT = 8553;
@@ -178,18 +180,9 @@ function checkPorts(): void {
   }
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function recoveryFiles(): Promise<string[]> {
   const found: string[] = [];
-  if (!(await exists(paths.recover))) return found;
+  if (!(await pathExists(paths.recover))) return found;
   for await (const entry of Deno.readDir(paths.recover)) {
     if (/^spike\.recovery\.\d+\.txt$/.test(entry.name)) found.push(join(paths.recover, entry.name));
   }
@@ -232,7 +225,7 @@ async function main(): Promise<void> {
   for (const dir of [home, paths.logs, paths.nexus]) {
     await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
   }
-  const hasData = await exists(join(paths.nexus, "spike.kv"));
+  const hasData = await pathExists(join(paths.nexus, "spike.kv"));
   let shares = await recoveryFiles();
   if (hasData && shares.length < THRESHOLD) {
     throw new StartError(
@@ -250,16 +243,7 @@ async function main(): Promise<void> {
     "agent",
     "agent",
     {
-      sockets: [
-        "nexus",
-        "keeper",
-        "bootstrap",
-        "pilot",
-        "pilot-recover",
-        "pilot-restore",
-        "lite-workload",
-        "demo-workload",
-      ].map(socket),
+      sockets: DEFAULT_SOCKETS.map(socket),
       folders: [paths.agent],
     },
     {},

@@ -16,6 +16,7 @@ import { CliError, type Command, type CommandGroup, usageError } from "../cli.ts
 import { withNexus } from "../connect.ts";
 import { Exit } from "../exit.ts";
 import { note, writeOut } from "../output.ts";
+import { readStream } from "../input.ts";
 
 /** Nexus refuses request bodies above 1 MiB, so no larger input can succeed. */
 const MAX_INPUT = 1024 * 1024;
@@ -30,29 +31,13 @@ function fromBase64(text: string): Uint8Array {
 }
 
 /** Reads a stream to its end, refusing more than {@link MAX_INPUT} bytes. */
-async function readAll(stream: ReadableStream<Uint8Array>, what: string): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of stream) {
-    size += chunk.length;
-    if (size > MAX_INPUT) {
-      chunks.forEach((c) => c.fill(0));
-      throw new CliError(
-        `${what} is larger than ${MAX_INPUT} bytes, more than Nexus accepts (by default at ` +
-          `most ${DEFAULT_MAX_PLAINTEXT} bytes of plaintext)`,
-        Exit.badRequest,
-      );
-    }
-    chunks.push(chunk);
-  }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-    c.fill(0);
-  }
-  return out;
+function readAll(stream: ReadableStream<Uint8Array>, what: string): Promise<Uint8Array> {
+  return readStream(stream, MAX_INPUT, () =>
+    new CliError(
+      `${what} is larger than ${MAX_INPUT} bytes, more than Nexus accepts (by default at ` +
+        `most ${DEFAULT_MAX_PLAINTEXT} bytes of plaintext)`,
+      Exit.badRequest,
+    ));
 }
 
 /** The input: the `--file` or stdin. */

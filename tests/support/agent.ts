@@ -6,7 +6,7 @@
  */
 
 import { join } from "node:path";
-import { GRPC_ENV } from "./programs.ts";
+import { GRPC_ENV, run } from "./programs.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 
@@ -125,4 +125,29 @@ export async function startAgent(options: TestAgentOptions): Promise<TestAgent> 
       if (!options.dir) await Deno.remove(dir, { recursive: true }).catch(() => {});
     },
   };
+}
+
+/**
+ * Runs `agent fetch x509 --socket-path SOCKET [args...]` as its own process,
+ * with read/write only on the socket and `dir` (for `--write`).
+ */
+export function fetchX509(
+  socket: string,
+  args: string[],
+  dir?: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const files = dir ? `${socket},${dir}` : socket;
+  return run(Deno.execPath(), [
+    "run",
+    `--allow-read=${files}`,
+    `--allow-write=${files}`,
+    `--allow-net=unix:${socket}`,
+    `--allow-env=${GRPC_ENV},SPIFFE_ENDPOINT_SOCKET`,
+    join(ROOT, "dev/agent/main.ts"),
+    "fetch",
+    "x509",
+    "--socket-path",
+    socket,
+    ...args,
+  ], { env: { NO_COLOR: "1" } });
 }
