@@ -422,6 +422,31 @@ for (const backend of ["kv", "sqlite"] as const) {
         assert.notEqual(noCert.code, 0);
       });
 
+      await t.step("no secret value reaches a log line or an error body", async () => {
+        const marker = `must-not-be-logged-${crypto.randomUUID()}`;
+        assert.equal(
+          await status(su, "secret.put", { path: "app/marker", values: { k: marker } }),
+          200,
+        );
+        assert.equal(await status(su, "secret.get", { path: "app/marker" }), 200);
+        assert.equal(
+          await status(a, "secret.put", { path: "app/marker", values: { k: marker } }),
+          401,
+        );
+        assert.equal(
+          await status(su, "secret.put", { path: "bad path", values: { k: marker } }),
+          400,
+        );
+        const enc = await su.call<{ ciphertext: string }>("cipher.encrypt", {
+          plaintext: btoa(marker),
+        });
+        assert.ok(!enc.ciphertext.includes(marker));
+        const logs = stack.nexus!.stderr();
+        assert.match(logs, /"audit":true(?=.*"path":"app\/marker")(?=.*"status":200)/);
+        assert.ok(!logs.includes(marker), "a secret value is in Nexus's logs");
+        for (const keeper of stack.keepers) assert.ok(!keeper!.stderr().includes(marker));
+      });
+
       await t.step("everything survives a kill -9 of Nexus", async () => {
         for (const c of Object.values(clients)) c.close();
         for (const k of Object.keys(clients)) delete clients[k];

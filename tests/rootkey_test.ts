@@ -149,8 +149,10 @@ Deno.test("break-the-glass: recover files, then restore brings back the same key
   const recoveryDir = join(stack.dir, "recover");
   const recoverEnv = { SPIKE_PILOT_RECOVERY_DIR: recoveryDir };
   const recoverer = await nexusAs(stack, "pilot-recover");
+  const admin = await nexusAs(stack, "pilot");
   try {
     const original = lines((await waitForShares(recoverer.nexus)).shares);
+    await admin.nexus.putSecret("before/loss", { kept: "across the disaster" });
 
     const saved = await stack.spike("pilot-recover", ["operator", "recover"], {
       env: recoverEnv,
@@ -192,6 +194,8 @@ Deno.test("break-the-glass: recover files, then restore brings back the same key
     assert.equal(second.code, 0, second.stderr);
     assert.match(second.stdout, /root key back/);
     assert.deepEqual(lines((await waitForShares(recoverer.nexus)).shares), original);
+    // The same root key: the secret written before the loss reads back.
+    assert.deepEqual(await admin.nexus.getSecret("before/loss"), { kept: "across the disaster" });
 
     // Restoring also re-seeded the Keepers: a later crash heals by itself again.
     await new Promise((r) => setTimeout(r, 500));
@@ -200,6 +204,7 @@ Deno.test("break-the-glass: recover files, then restore brings back the same key
     assert.deepEqual(lines((await waitForShares(recoverer.nexus)).shares), original);
   } finally {
     recoverer.close();
+    admin.close();
     await stack.stop();
   }
 });
