@@ -8,9 +8,8 @@
 
 import { ConfigError } from "./config/env.ts";
 import { requireAccess } from "./config/permissions.ts";
-import { endpointAddressFromEnv, parseEndpointAddress } from "./spiffe/endpoint.ts";
 import { hasRole, type Role } from "./roles.ts";
-import { createX509Source, type WorkloadX509Source } from "./spiffe/workloadapi/x509source.ts";
+import { type IdentitySource, openIdentitySource } from "./identity.ts";
 import type { Logger } from "./log.ts";
 
 /** Prints `<program>: <message>` and exits with code 1. */
@@ -52,32 +51,20 @@ export function parseListenAddress(name: string, text: string): ListenAddress {
  * Connects to the Workload API and checks that this program's SVID has
  * `role`; otherwise stops with a message naming the ID it got.
  */
-export async function identityFor(role: Role, log: Logger): Promise<WorkloadX509Source> {
-  requireEndpointAccess();
-  const source = await createX509Source({
-    onError: (e) => log.warn("workload API", { error: e.message }),
+export async function identityFor(role: Role, log: Logger): Promise<IdentitySource> {
+  const source = await openIdentitySource({
+    onError: (e) => log.warn("identity source", { error: e.message }),
   });
   const id = source.getX509Svid().id;
   if (!hasRole(id, role)) {
     source.close();
     throw new ConfigError(
-      `this program needs a ${role} SPIFFE ID, but the Workload API at ${source.address} ` +
-        `gave ${id}; point SPIFFE_ENDPOINT_SOCKET at the ${role}'s socket`,
+      `this program needs a ${role} SPIFFE ID, but ${source.origin} gave ${id}; point ` +
+        `SPIFFE_ENDPOINT_SOCKET (or SPIKE_SVID_*_FILE) at the ${role}'s identity`,
     );
   }
   log.info("identity", { spiffeId: id.toString() });
   return source;
-}
-
-/** Checks that the Workload API socket in `SPIFFE_ENDPOINT_SOCKET` may be used. */
-export function requireEndpointAccess(): void {
-  const endpoint = parseEndpointAddress(endpointAddressFromEnv());
-  requireAccess(
-    "SPIFFE_ENDPOINT_SOCKET",
-    endpoint.scheme === "unix"
-      ? { kind: "unix-socket", path: endpoint.path }
-      : { kind: "net", host: `${endpoint.host}:${endpoint.port}` },
-  );
 }
 
 /** Checks that the program may listen on `address` (named by `setting`). */

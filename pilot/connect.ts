@@ -18,7 +18,8 @@ import {
   parseEndpointAddress,
 } from "../lib/spiffe/endpoint.ts";
 import type { SpiffeId } from "../lib/spiffe/id.ts";
-import { createX509Source } from "../lib/spiffe/workloadapi/x509source.ts";
+import { type IdentitySource, openIdentitySource, svidFilesFromEnv } from "../lib/identity.ts";
+import { ConfigError } from "../lib/config/env.ts";
 import { CliError } from "./cli.ts";
 import { Exit, exitForCode } from "./exit.ts";
 import { pathExists } from "../lib/fs.ts";
@@ -108,35 +109,40 @@ export async function withNexus<T>(
   let roles: RoleSet;
   let nexusUrl: string;
   let settings;
+  let files;
   try {
     roles = RoleSet.fromEnv();
     nexusUrl = nexusUrlFromEnv();
     settings = httpClientSettingsFromEnv();
-    const endpoint = parseEndpointAddress(pilotEndpointAddress());
-    requireAccess(
-      "SPIFFE_ENDPOINT_SOCKET",
-      endpoint.scheme === "unix"
-        ? { kind: "unix-socket", path: endpoint.path }
-        : { kind: "net", host: `${endpoint.host}:${endpoint.port}` },
-    );
+    files = svidFilesFromEnv();
     requireAccess("SPIKE_NEXUS_API_URL", { kind: "net", host: hostOf(nexusUrl) });
   } catch (e) {
     throw new CliError(message(e), Exit.usage);
   }
   const address = pilotEndpointAddress();
-  const endpoint = parseEndpointAddress(address);
-  if (endpoint.scheme === "unix" && !(await pathExists(endpoint.path))) {
-    // A person is waiting: say so at once instead of retrying for the source timeout.
-    throw new CliError(
-      `no Workload API socket at ${endpoint.path}; start the agent (SPIRE, or ` +
-        "deno task agent serve) or point SPIFFE_ENDPOINT_SOCKET at its socket",
-      Exit.unauthorized,
-    );
+  if (!files) {
+    const endpoint = parseEndpointAddress(address);
+    if (endpoint.scheme === "unix") {
+      try {
+        requireAccess("SPIFFE_ENDPOINT_SOCKET", { kind: "unix-socket", path: endpoint.path });
+      } catch (e) {
+        throw new CliError(message(e), Exit.usage);
+      }
+      if (!(await pathExists(endpoint.path))) {
+        // A person is waiting: say so at once instead of retrying for the source timeout.
+        throw new CliError(
+          `no Workload API socket at ${endpoint.path}; start the agent (SPIRE, or ` +
+            "deno task agent serve) or point SPIFFE_ENDPOINT_SOCKET at its socket",
+          Exit.unauthorized,
+        );
+      }
+    }
   }
-  let source;
+  let source: IdentitySource;
   try {
-    source = await createX509Source({ address });
+    source = await openIdentitySource({ address });
   } catch (e) {
+    if (e instanceof ConfigError) throw new CliError(e.message, Exit.usage);
     throw new CliError(`no identity: ${message(e)}`, Exit.unauthorized);
   }
   const id = source.getX509Svid().id;

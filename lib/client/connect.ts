@@ -10,7 +10,7 @@
 import { envDuration, envInt } from "../config/env.ts";
 import { nexusUrlFromEnv } from "../config/nexus_url.ts";
 import { roleMatcher } from "../roles.ts";
-import { createX509Source, type WorkloadX509Source } from "../spiffe/workloadapi/x509source.ts";
+import { type IdentitySource, openIdentitySource } from "../identity.ts";
 import { authorizeMatching } from "../tls/authorize.ts";
 import { createMtlsAgent } from "../tls/client.ts";
 import { NexusClient } from "./nexus.ts";
@@ -54,10 +54,10 @@ export class NexusConnection extends NexusClient {
 export interface ConnectOptions {
   /** Nexus URL (default `SPIKE_NEXUS_API_URL`, else `https://localhost:8553`). */
   url?: string;
-  /** Workload API address (default `SPIFFE_ENDPOINT_SOCKET`). */
+  /** Workload API address (default `SPIFFE_ENDPOINT_SOCKET`; SVID files when `SPIKE_SVID_*_FILE` are set). */
   workloadApi?: string;
-  /** An identity source to use instead of connecting to the Workload API. */
-  source?: WorkloadX509Source;
+  /** An identity source to use instead of opening one from the environment. */
+  source?: IdentitySource;
   settings?: Partial<HttpClientSettings>;
 }
 
@@ -74,7 +74,7 @@ export async function connectNexus(options: ConnectOptions = {}): Promise<NexusC
   const settings = { ...httpClientSettingsFromEnv(), ...options.settings };
   const url = options.url ?? nexusUrlFromEnv();
   const isNexus = roleMatcher("nexus");
-  const source = options.source ?? await createX509Source({ address: options.workloadApi });
+  const source = options.source ?? await openIdentitySource({ address: options.workloadApi });
   const agent = createMtlsAgent({
     source,
     authorizer: authorizeMatching(isNexus, "a SPIKE Nexus ID"),
