@@ -5,7 +5,8 @@
  * takes a few microseconds, so reads and writes run about twice as fast.
  *
  * Durability: WAL with `synchronous=FULL`, so a commit is on disk when it
- * returns (it survives a power cut, not only a crash). Several processes may
+ * is acknowledged (it survives a power cut, not only a crash). Commits that
+ * arrive together share one transaction and one fsync (group commit). Several processes may
  * share the file: writes take SQLite's write lock (`BEGIN IMMEDIATE`, waiting
  * up to `SPIKE_NEXUS_DB_BUSY_TIMEOUT_MS`), and every write is checked against
  * the versionstamps read before it, like Deno KV's atomic checks.
@@ -84,6 +85,14 @@ function stamp(version: number | bigint): string {
 }
 
 type Row = { k: Uint8Array; v: Uint8Array; ver: number | bigint };
+type Checks = [Uint8Array, string | null][];
+type Writes = ([Uint8Array, Uint8Array] | [Uint8Array])[];
+interface Pending {
+  checks: Checks;
+  writes: Writes;
+  resolve: (result: { ok: boolean }) => void;
+  reject: (error: unknown) => void;
+}
 
 class SqliteStore implements Store {
   readonly #db: DatabaseSync;
@@ -93,6 +102,8 @@ class SqliteStore implements Store {
   readonly #put: StatementSync;
   readonly #del: StatementSync;
   readonly #bump: StatementSync;
+  /** Commits waiting for the next group commit. */
+  #pending: Pending[] = [];
 
   constructor(db: DatabaseSync) {
     this.#db = db;
@@ -127,8 +138,8 @@ class SqliteStore implements Store {
   }
 
   atomic(): StoreTransaction {
-    const checks: [Uint8Array, string | null][] = [];
-    const writes: ([Uint8Array, Uint8Array] | [Uint8Array])[] = [];
+    const checks: Checks = [];
+    const writes: Writes = [];
     const tx: StoreTransaction = {
       check: (key, versionstamp) => {
         checks.push([encodeKey(key), versionstamp]);
@@ -142,37 +153,53 @@ class SqliteStore implements Store {
         writes.push([encodeKey(key)]);
         return tx;
       },
-      commit: () => Promise.resolve(this.#commit(checks, writes)),
+      commit: () =>
+        new Promise((resolve, reject) => {
+          this.#pending.push({ checks, writes, resolve, reject });
+          if (this.#pending.length === 1) setTimeout(() => this.#groupCommit(), 0);
+        }),
     };
     return tx;
   }
 
-  #commit(
-    checks: [Uint8Array, string | null][],
-    writes: ([Uint8Array, Uint8Array] | [Uint8Array])[],
-  ): { ok: boolean } {
-    this.#db.exec("BEGIN IMMEDIATE");
+  /**
+   * Group commit: every commit queued in this turn of the event loop goes into
+   * one SQLite transaction, each under its own savepoint (a failed check undoes
+   * only that one), and one fsync makes them all durable before any is answered.
+   */
+  #groupCommit(): void {
+    const batch = this.#pending;
+    this.#pending = [];
+    const results: boolean[] = [];
     try {
-      for (const [key, expected] of checks) {
-        const row = this.#get.get(key) as Row | undefined;
-        if ((row ? stamp(row.ver) : null) !== expected) {
-          this.#db.exec("ROLLBACK");
-          return { ok: false };
+      this.#db.exec("BEGIN IMMEDIATE");
+      for (const { checks, writes } of batch) {
+        this.#db.exec("SAVEPOINT tx");
+        const ok = checks.every(([key, expected]) => {
+          const row = this.#get.get(key) as Row | undefined;
+          return (row ? stamp(row.ver) : null) === expected;
+        });
+        if (ok) {
+          const { n } = this.#bump.get() as { n: number | bigint };
+          for (const write of writes) {
+            if (write.length === 2) this.#put.run(write[0], write[1], n);
+            else this.#del.run(write[0]);
+          }
+        } else {
+          this.#db.exec("ROLLBACK TO tx");
         }
-      }
-      const { n } = this.#bump.get() as { n: number | bigint };
-      for (const write of writes) {
-        if (write.length === 2) this.#put.run(write[0], write[1], n);
-        else this.#del.run(write[0]);
+        this.#db.exec("RELEASE tx");
+        results.push(ok);
       }
       this.#db.exec("COMMIT");
-      return { ok: true };
     } catch (e) {
       try {
         this.#db.exec("ROLLBACK");
       } catch { /* no transaction left to roll back */ }
-      throw e;
+      for (const p of batch) p.reject(e);
+      return;
     }
+    batch.forEach((p, i) => p.resolve({ ok: results[i] }));
   }
 
   close(): void {
