@@ -19,8 +19,8 @@ export interface NexusContext {
   readonly config: NexusConfig;
   readonly state: RootKeyState;
   readonly roles: RoleSet;
-  /** The store; null for none (never for kv or memory). */
-  readonly store: Store | null;
+  /** The store (for the lite backend, only the key-check record is in it). */
+  readonly store: Store;
   readonly secrets: SecretStore;
   readonly policies: PolicyStore;
   /** Present when Nexus works with Keepers (kv and lite backends). */

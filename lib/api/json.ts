@@ -109,17 +109,36 @@ export function byteArrayField(obj: JsonObject, name: string, length: number): U
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
+/** True for padded standard base64, as Go's `base64.StdEncoding` reads it. */
+export function isBase64(text: string): boolean {
+  return BASE64.test(text);
+}
+
+/** Decodes padded standard base64; check it with {@link isBase64} first. */
+export function fromBase64(text: string): Uint8Array {
+  return new Uint8Array(Buffer.from(text, "base64"));
+}
+
 /** Bytes sent as padded standard base64 (Go's `[]byte`); absent or null gives empty bytes. */
 export function base64Field(obj: JsonObject, name: string): Uint8Array {
   const v = obj[name];
   if (v === undefined || v === null) return new Uint8Array(0);
-  if (typeof v !== "string" || !BASE64.test(v)) {
+  if (typeof v !== "string" || !isBase64(v)) {
     throw badRequest(`"${name}" must be standard base64`);
   }
-  return new Uint8Array(Buffer.from(v, "base64"));
+  return fromBase64(v);
 }
 
 /** Encodes bytes as Go does for `[]byte`. */
 export function toBase64(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
+}
+
+/**
+ * Go's RFC 3339 form of a time: fractional seconds without trailing zeros
+ * (none at all for whole seconds), in UTC (`Z`).
+ */
+export function goTime(ms: number): string {
+  const iso = new Date(ms).toISOString();
+  return iso.replace(/\.(\d*?)0*Z$/, (_, frac: string) => frac ? `.${frac}Z` : "Z");
 }

@@ -103,12 +103,3 @@ export function validateSecretValues(values: Record<string, string>): Uint8Array
   if (json.length > MAX_SECRET_BYTES) throw badRequest("the secret is too large");
   return json;
 }
-
-/**
- * Go's RFC 3339 form of a time: fractional seconds without trailing zeros
- * (none at all for whole seconds), in UTC (`Z`).
- */
-export function goTime(ms: number): string {
-  const iso = new Date(ms).toISOString();
-  return iso.replace(/\.(\d*?)0*Z$/, (_, frac: string) => frac ? `.${frac}Z` : "Z");
-}

@@ -10,7 +10,7 @@
 
 import type { DecryptResponse, EncryptResponse } from "../api/cipher.ts";
 import { CIPHER_VERSION, STREAM_CONTENT_TYPE } from "../api/cipher.ts";
-import { byteArrayField, type JsonObject, toBase64 } from "../api/json.ts";
+import { byteArrayField, fromBase64, type JsonObject, toBase64 } from "../api/json.ts";
 import type { PolicyListResponse, PolicyResponse } from "../api/policies.ts";
 import { nexusRoute, type NexusRouteName, routeTarget } from "../api/routes.ts";
 import type {
@@ -175,7 +175,7 @@ export class NexusClient {
       nonce: sealed.nonce,
       ciphertext: sealed.ciphertext,
     });
-    return Uint8Array.from(atob(res.plaintext ?? ""), (c) => c.charCodeAt(0));
+    return fromBase64(res.plaintext ?? "");
   }
 
   /** Encrypts in stream mode: returns `0x01 ‖ nonce ‖ ciphertext`. */

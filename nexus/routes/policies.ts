@@ -16,8 +16,8 @@ import {
   validatePolicyId,
   validatePolicyPut,
 } from "../../lib/api/policies.ts";
+import { goTime } from "../../lib/api/json.ts";
 import type { NexusRouteName } from "../../lib/api/routes.ts";
-import { goTime } from "../../lib/api/secrets.ts";
 import type { RouteHandler } from "../../lib/http/dispatch.ts";
 import type { StoredPolicy } from "../auth/policy.ts";
 import { guard, SYSTEM_PATH } from "../auth/guard.ts";

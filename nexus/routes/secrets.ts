@@ -6,9 +6,9 @@
  * @module
  */
 
+import { goTime } from "../../lib/api/json.ts";
 import type { NexusRouteName } from "../../lib/api/routes.ts";
 import {
-  goTime,
   readSecretPut,
   readSecretVersion,
   readSecretVersions,

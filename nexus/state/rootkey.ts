@@ -64,8 +64,8 @@ export class RootKeyState {
   constructor(
     readonly threshold: number,
     readonly shareCount: number,
-    /** Holds the key-check record; null for the memory backend. */
-    readonly store: Store | null,
+    /** Holds the key-check record. */
+    readonly store: Store,
   ) {}
 
   /** Where the key is. */
@@ -90,7 +90,7 @@ export class RootKeyState {
   }
 
   async #readKeyCheck(): Promise<Uint8Array | null> {
-    return (await this.store?.get(KEY_CHECK_KEY))?.value ?? null;
+    return (await this.store.get(KEY_CHECK_KEY))?.value ?? null;
   }
 
   /** True when the store holds a key-check record: a root key was set up before. */
@@ -217,7 +217,6 @@ export class RootKeyState {
 
   /** Creates the key-check record if absent; returns the record stored now. */
   async #writeKeyCheck(keyring: Keyring): Promise<Uint8Array> {
-    if (!this.store) return keyring.makeKeyCheck();
     const record = keyring.makeKeyCheck();
     const { ok } = await this.store.atomic().check(KEY_CHECK_KEY, null).set(KEY_CHECK_KEY, record)
       .commit();

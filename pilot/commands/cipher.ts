@@ -9,7 +9,7 @@
  */
 
 import type { DecryptResponse, EncryptResponse } from "../../lib/api/cipher.ts";
-import { toBase64 } from "../../lib/api/json.ts";
+import { fromBase64, isBase64, toBase64 } from "../../lib/api/json.ts";
 import { ApiResponseError } from "../../lib/client/errors.ts";
 import { requireAccess } from "../../lib/config/permissions.ts";
 import { CliError, type Command, type CommandGroup, usageError } from "../cli.ts";
@@ -22,13 +22,6 @@ import { readStream } from "../input.ts";
 const MAX_INPUT = 1024 * 1024;
 /** Nexus's default plaintext limit: 65536 bytes of ciphertext minus the 16-byte tag. */
 const DEFAULT_MAX_PLAINTEXT = 65536 - 16;
-
-/** Padded standard base64, as Go's `base64.StdEncoding` reads it. */
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-
-function fromBase64(text: string): Uint8Array {
-  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
-}
 
 /** Reads a stream to its end, refusing more than {@link MAX_INPUT} bytes. */
 function readAll(stream: ReadableStream<Uint8Array>, what: string): Promise<Uint8Array> {
@@ -102,7 +95,7 @@ function checkOut(out: string | undefined): void {
 
 function base64Flag(values: Record<string, unknown>, flag: string): string {
   const text = String(values[flag]).trim();
-  if (!BASE64.test(text)) throw usageError(`Invalid --${flag} base64.`);
+  if (!isBase64(text)) throw usageError(`Invalid --${flag} base64.`);
   return text;
 }
 
@@ -134,6 +127,14 @@ const COMMON_HELP = "  -f, --file FILE       read the input from FILE (default: 
   "  -o, --out FILE        write the output to FILE, mode 0600 (default: stdout)\n" +
   "  --algorithm NAME      sent in JSON mode; accepted and ignored by Nexus, as upstream";
 
+/** The options both commands share: input, output, JSON mode, and the ignored algorithm. */
+const IO_OPTIONS = {
+  file: { type: "string", short: "f" },
+  out: { type: "string", short: "o" },
+  json: { type: "boolean" },
+  algorithm: { type: "string" },
+} as const;
+
 const encrypt: Command = {
   name: "encrypt",
   summary: "Encrypt bytes with Nexus's cipher key",
@@ -144,13 +145,7 @@ const encrypt: Command = {
     "Stream mode (default): writes the raw bytes 0x01 ‖ nonce(12) ‖ ciphertext.\n" +
     "Both forms decrypt with spike cipher decrypt (add --json for the JSON form).\n\n" +
     "Example: echo hi | spike cipher encrypt | spike cipher decrypt",
-  options: {
-    file: { type: "string", short: "f" },
-    out: { type: "string", short: "o" },
-    plaintext: { type: "string" },
-    json: { type: "boolean" },
-    algorithm: { type: "string" },
-  },
+  options: { ...IO_OPTIONS, plaintext: { type: "string" } },
   async run({ values, positionals }) {
     if (positionals.length > 0) throw usageError(`unexpected argument: ${positionals[0]}`);
     const file = values.file as string | undefined;
@@ -226,8 +221,8 @@ function sealedFromJson(input: Uint8Array, where: string): EncryptResponse {
   ) {
     throw usageError(shape);
   }
-  if (!BASE64.test(nonce)) throw usageError(`Invalid nonce base64 in ${where}.`);
-  if (!BASE64.test(ciphertext)) throw usageError(`Invalid ciphertext base64 in ${where}.`);
+  if (!isBase64(nonce)) throw usageError(`Invalid nonce base64 in ${where}.`);
+  if (!isBase64(ciphertext)) throw usageError(`Invalid ciphertext base64 in ${where}.`);
   return { version, nonce, ciphertext };
 }
 
@@ -244,13 +239,10 @@ const decrypt: Command = {
     "Stream mode (default): the input is the raw bytes encrypt writes. The output is the\n" +
     "plaintext, raw.",
   options: {
-    file: { type: "string", short: "f" },
-    out: { type: "string", short: "o" },
+    ...IO_OPTIONS,
     version: { type: "string" },
     nonce: { type: "string" },
     ciphertext: { type: "string" },
-    json: { type: "boolean" },
-    algorithm: { type: "string" },
   },
   async run({ values, positionals }) {
     if (positionals.length > 0) throw usageError(`unexpected argument: ${positionals[0]}`);

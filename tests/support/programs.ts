@@ -4,8 +4,10 @@
  * @module
  */
 
-/** Environment variables grpc-js reads; every Workload API client and server needs them. */
-export const GRPC_ENV = "GRPC_*,grpc_proxy,https_proxy,http_proxy,no_grpc_proxy,no_proxy";
+import { GRPC_ENV as GRPC_ENV_LIST } from "../../scripts/permissions.ts";
+
+/** The variables grpc-js reads, as an `--allow-env` list (from scripts/permissions.ts). */
+export const GRPC_ENV = GRPC_ENV_LIST.join(",");
 
 /** Runs a command to completion and returns its exit code and output. */
 export async function run(
