@@ -1,17 +1,20 @@
 /**
- * Every Nexus route refuses a caller that nothing allows. A new route added to
- * the contract without a sample body here, or without a guard, fails this test.
+ * Every Nexus route refuses a caller that nothing allows, and the refusal is
+ * the guard's (the dispatcher runs it between read and act). A new route
+ * added to the contract without a sample body here, or with a rule that lets
+ * a stranger through, fails this test.
  */
 
 import assert from "node:assert/strict";
 import { ApiError } from "../lib/api/errors.ts";
 import { NEXUS_ROUTES, type NexusRouteName } from "../lib/api/routes.ts";
+import { type RouteRequest, runRoute } from "../lib/http/dispatch.ts";
 import { createLogger } from "../lib/log.ts";
 import { RoleSet } from "../lib/roles.ts";
 import { parseSpiffeId } from "../lib/spiffe/id.ts";
 import type { NexusConfig } from "./config.ts";
 import type { NexusContext } from "./context.ts";
-import { nexusHandlers } from "./server.ts";
+import { contextGuard, nexusHandlers } from "./server.ts";
 import { PolicyStore } from "./state/policies.ts";
 import { RootKeyState } from "./state/rootkey.ts";
 import { SecretStore } from "./state/secrets.ts";
@@ -76,23 +79,32 @@ Deno.test("every route refuses a caller without a role or policy (401)", async (
     policies: new PolicyStore(store, key("policies")),
   };
   const handlers = nexusHandlers(ctx);
+  const guard = contextGuard(ctx);
   const stranger = parseSpiffeId("spiffe://spike.ist/workload/stranger");
+  const request = (name: NexusRouteName): RouteRequest<NexusRouteName> => {
+    const body = new TextEncoder().encode(JSON.stringify(SAMPLE_BODIES[name]));
+    return {
+      route: NEXUS_ROUTES.find((r) => r.name === name)!,
+      peer: stranger,
+      headers: {},
+      body: () => Promise.resolve(body),
+      json: () => Promise.resolve(JSON.parse(new TextDecoder().decode(body))),
+      note: () => {},
+    };
+  };
   try {
     for (const route of NEXUS_ROUTES) {
       assert.ok(
         route.name in SAMPLE_BODIES,
         `route ${route.name} has no sample body here: add one, and make sure it is guarded`,
       );
-      const body = new TextEncoder().encode(JSON.stringify(SAMPLE_BODIES[route.name]));
+      // The guard, not the route, refuses: with it, 401; its rule is consulted once.
+      const rules: unknown[] = [];
       await assert.rejects(
-        handlers[route.name]({
-          route,
-          peer: stranger,
-          headers: {},
-          body: () => Promise.resolve(body),
-          json: () => Promise.resolve(JSON.parse(new TextDecoder().decode(body))),
-          note: () => {},
-        }),
+        runRoute(handlers[route.name], async (peer, rule) => {
+          rules.push(rule);
+          await guard(peer, rule);
+        }, request(route.name)),
         (e: unknown) => {
           assert.ok(e instanceof ApiError, `${route.name}: ${e}`);
           assert.equal(e.status, 401, `${route.name} answered ${e.code}, not 401`);
@@ -100,6 +112,7 @@ Deno.test("every route refuses a caller without a role or policy (401)", async (
         },
         `${route.name} let an unauthorized caller through`,
       );
+      assert.equal(rules.length, 1, `${route.name} was not guarded exactly once`);
     }
   } finally {
     store.close();
