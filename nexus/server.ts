@@ -15,6 +15,7 @@ import type { X509Source } from "../lib/spiffe/source.ts";
 import { authorizeAny } from "../lib/tls/authorize.ts";
 import { createMtlsServer, type MtlsServer } from "../lib/tls/server.ts";
 import { nexusGuard } from "./auth/guard.ts";
+import type { BackendProfile } from "./config.ts";
 import type { NexusContext } from "./context.ts";
 import { bootstrapHandlers } from "./routes/bootstrap.ts";
 import { cipherHandlers } from "./routes/cipher.ts";
@@ -38,8 +39,8 @@ export function nexusHandlers(ctx: NexusContext): Record<NexusRouteName, NexusRo
 }
 
 /** The routes a backend serves; the others are answered like unknown routes (400). */
-export function servedRoutes(backend: NexusContext["config"]["backend"]) {
-  return NEXUS_ROUTES.filter((r) => backend !== "lite" || r.lite);
+export function servedRoutes(profile: BackendProfile) {
+  return NEXUS_ROUTES.filter((r) => profile.routes === "all" || r.lite);
 }
 
 /**
@@ -68,7 +69,7 @@ export function contextGuard(ctx: NexusContext) {
 /** Builds the Nexus mTLS server (not yet listening). */
 export function createNexusServer(ctx: NexusContext, source: X509Source): MtlsServer {
   const handlers = nexusHandlers(ctx);
-  const routes = servedRoutes(ctx.config.backend);
+  const routes = servedRoutes(ctx.config.profile);
   const audit = createAuditTrail("nexus");
   return createMtlsServer({
     source,

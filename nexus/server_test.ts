@@ -12,13 +12,13 @@ import { type RouteRequest, runRoute } from "../lib/http/dispatch.ts";
 import { createLogger } from "../lib/log.ts";
 import { RoleSet } from "../lib/roles.ts";
 import { parseSpiffeId } from "../lib/spiffe/id.ts";
-import type { NexusConfig } from "./config.ts";
+import { BACKEND_PROFILES, type NexusConfig } from "./config.ts";
 import type { NexusContext } from "./context.ts";
 import { contextGuard, nexusHandlers } from "./server.ts";
-import { PolicyStore } from "./state/policies.ts";
+import { Policies } from "./state/policies.ts";
 import { RootKeyState } from "./state/rootkey.ts";
-import { SecretStore } from "./state/secrets.ts";
-import { openMemoryStore } from "./store/store.ts";
+import { Secrets } from "./state/secrets.ts";
+import { openMemoryStore } from "./store/kv.ts";
 
 /** A well-formed body for every route, so that only the guard can refuse it. */
 const SAMPLE_BODIES: Record<NexusRouteName, unknown> = {
@@ -52,6 +52,7 @@ const SAMPLE_BODIES: Record<NexusRouteName, unknown> = {
 const CONFIG: NexusConfig = {
   listen: { hostname: "127.0.0.1", port: 0 },
   backend: "kv",
+  profile: BACKEND_PROFILES.kv,
   dataDir: "",
   keepers: [],
   shares: 3,
@@ -75,8 +76,8 @@ Deno.test("every route refuses a caller without a role or policy (401)", async (
     store,
     keepers: undefined,
     log: createLogger("test", "ERROR", () => {}),
-    secrets: new SecretStore(store, key("secrets"), () => 10),
-    policies: new PolicyStore(store, key("policies")),
+    secrets: new Secrets(store, key("secrets"), () => 10),
+    policies: new Policies(store, key("policies")),
   };
   const handlers = nexusHandlers(ctx);
   const guard = contextGuard(ctx);
@@ -115,6 +116,6 @@ Deno.test("every route refuses a caller without a role or policy (401)", async (
       assert.equal(rules.length, 1, `${route.name} was not guarded exactly once`);
     }
   } finally {
-    store.close();
+    await store.close();
   }
 });

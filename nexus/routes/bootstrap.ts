@@ -68,8 +68,8 @@ export function bootstrapHandlers(ctx: NexusContext): RouteGroup<"bootstrap"> {
       rule: () => ({ role: "bootstrap" }),
       act: async () => {
         ctx.keepers?.wake();
-        // The memory backend has its own key and maybe data: Bootstrap has nothing to give it.
-        const initialized = ctx.config.backend === "memory" || await ctx.state.initialized();
+        // Without Keepers Nexus has its own key and maybe data: Bootstrap has nothing to give it.
+        const initialized = !ctx.config.profile.keepers || await ctx.state.initialized();
         const response: BootstrapStateResponse = { initialized };
         return { json: response };
       },

@@ -2,7 +2,8 @@
  * Break-the-glass: recover hands every share to the pilot recover role, for
  * offline safekeeping; restore takes them back one per call from the pilot
  * restore role and, at the threshold, brings the root key back (checked
- * against the key-check record). The memory backend has no shares: 400.
+ * against the key-check record). A backend without Keepers (memory) has no
+ * shares: 400.
  *
  * @module
  */
@@ -31,7 +32,7 @@ export function operatorHandlers(ctx: NexusContext): RouteGroup<"operator"> {
   };
   const threshold = ctx.config.threshold;
   const read = (request: RouteRequest<string>) => {
-    if (ctx.config.backend === "memory") throw badRequest("the memory backend has no shares");
+    if (!ctx.config.profile.keepers) throw badRequest("a backend without Keepers has no shares");
     return request.json();
   };
 

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { splitRootKey } from "../../lib/crypto/shamir.ts";
-import { openMemoryStore, type Store } from "../store/store.ts";
+import { openMemoryStore } from "../store/kv.ts";
+import type { Store } from "../store/store.ts";
 import { RootKeyState } from "./rootkey.ts";
 
 function byIndex(shares: Uint8Array[]): Map<number, Uint8Array> {
@@ -12,7 +13,7 @@ async function withStore(fn: (store: Store) => Promise<void>): Promise<void> {
   try {
     await fn(store);
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
