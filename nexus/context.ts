@@ -10,6 +10,7 @@ import type { RoleSet } from "../lib/roles.ts";
 import type { NexusConfig } from "./config.ts";
 import type { KeeperLink } from "./state/keepers.ts";
 import type { Policies } from "./state/policies.ts";
+import type { RestoreCollector } from "./state/restore.ts";
 import type { Secrets } from "./state/secrets.ts";
 import type { RootKeyState } from "./state/rootkey.ts";
 import type { Store } from "./store/store.ts";
@@ -23,6 +24,8 @@ export interface NexusContext {
   readonly store: Store;
   readonly secrets: Secrets;
   readonly policies: Policies;
+  /** The shares an operator restore has handed back so far. */
+  readonly restore: RestoreCollector;
   /** Present when the backend works with Keepers (its profile says so). */
   readonly keepers: KeeperLink | undefined;
   readonly log: Logger;

@@ -17,6 +17,7 @@ import type { NexusContext } from "./context.ts";
 import { createNexusServer } from "./server.ts";
 import { KeeperLink } from "./state/keepers.ts";
 import { Policies } from "./state/policies.ts";
+import { RestoreCollector } from "./state/restore.ts";
 import { Secrets } from "./state/secrets.ts";
 import { RootKeyState } from "./state/rootkey.ts";
 import { openStore } from "./store/open.ts";
@@ -54,11 +55,6 @@ await runProgram("nexus", async () => {
     state.useRandomKey();
     log.warn("in-memory mode: no SPIKE Keepers, nothing persisted; not for production");
   }
-  const keyFor = (purpose: "secrets" | "policies") => () => {
-    const keyring = state.keyring;
-    if (!keyring) throw new Error("the root key is not known");
-    return keyring.key(purpose);
-  };
   const ctx: NexusContext = {
     config,
     state,
@@ -66,8 +62,9 @@ await runProgram("nexus", async () => {
     store,
     keepers,
     log,
-    secrets: new Secrets(store, keyFor("secrets"), () => config.maxSecretVersions),
-    policies: new Policies(store, keyFor("policies")),
+    secrets: new Secrets(store, () => state.key("secrets"), () => config.maxSecretVersions),
+    policies: new Policies(store, () => state.key("policies")),
+    restore: new RestoreCollector(state),
   };
   const server = createNexusServer(ctx, source);
   const { port } = await server.listen(config.listen.port, config.listen.hostname);

@@ -16,6 +16,7 @@ import { BACKEND_PROFILES, type NexusConfig } from "./config.ts";
 import type { NexusContext } from "./context.ts";
 import { contextGuard, nexusHandlers } from "./server.ts";
 import { Policies } from "./state/policies.ts";
+import { RestoreCollector } from "./state/restore.ts";
 import { RootKeyState } from "./state/rootkey.ts";
 import { Secrets } from "./state/secrets.ts";
 import { openMemoryStore } from "./store/kv.ts";
@@ -68,7 +69,6 @@ Deno.test("every route refuses a caller without a role or policy (401)", async (
   const store = await openMemoryStore();
   const state = new RootKeyState(2, 3, store);
   state.useRandomKey();
-  const key = (p: "secrets" | "policies") => () => state.keyring!.key(p);
   const ctx: NexusContext = {
     config: CONFIG,
     state,
@@ -76,8 +76,9 @@ Deno.test("every route refuses a caller without a role or policy (401)", async (
     store,
     keepers: undefined,
     log: createLogger("test", "ERROR", () => {}),
-    secrets: new Secrets(store, key("secrets"), () => 10),
-    policies: new Policies(store, key("policies")),
+    secrets: new Secrets(store, () => state.key("secrets"), () => 10),
+    policies: new Policies(store, () => state.key("policies")),
+    restore: new RestoreCollector(state),
   };
   const handlers = nexusHandlers(ctx);
   const guard = contextGuard(ctx);

@@ -9,17 +9,16 @@
  */
 
 import { unauthorized } from "../../lib/api/errors.ts";
+import { RESERVED_PATHS } from "../../lib/api/patterns.ts";
 import type { Guard } from "../../lib/http/dispatch.ts";
 import type { Logger } from "../../lib/log.ts";
 import type { Role, RoleSet } from "../../lib/roles.ts";
 import { type AccessRule, authorizeRequest, type StoredPolicy } from "./policy.ts";
 
-/** Reserved paths the policy rules of the non-secret routes refer to (upstream's names). */
-export const SYSTEM_PATH = {
-  acl: "spike/system/acl",
-  secretList: "spike/system/secret",
-  cipher: "spike/system/cipher/exec",
-} as const;
+const [acl, secretList, cipher] = RESERVED_PATHS;
+
+/** The reserved paths the policy rules of the non-secret routes refer to, by what they guard. */
+export const SYSTEM_PATH = { acl, secretList, cipher } as const;
 
 /** A route that only one role may call (Bootstrap's and the operator's routes). */
 export interface RoleRule {

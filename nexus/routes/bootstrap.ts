@@ -26,14 +26,14 @@ export function bootstrapHandlers(ctx: NexusContext): RouteGroup<"bootstrap"> {
       rule: () => ({ role: "bootstrap" }),
       act: async (body) => {
         const { nonce, ciphertext } = parseVerifyRequest(body, ctx.config.maxCiphertextBytes);
-        const keyring = ctx.state.candidateKeyring;
-        if (!keyring) {
-          ctx.keepers?.wake();
+        if (ctx.state.status === "waiting") {
+          ctx.keepers?.wake(); // Bootstrap has just handed out shares: look now
           throw notReady();
         }
+        const key = ctx.state.key("bootstrap-verify");
         let plaintext: Uint8Array;
         try {
-          plaintext = keyring.key("bootstrap-verify").decrypt(
+          plaintext = key.decrypt(
             nonce,
             ciphertext,
             BOOTSTRAP_VERIFY_AAD,

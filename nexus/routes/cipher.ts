@@ -42,7 +42,7 @@ function plainError(text: string): Reply {
 /** The cipher route handlers. */
 export function cipherHandlers(ctx: NexusContext): RouteGroup<"cipher"> {
   const limit = ctx.config.maxCiphertextBytes;
-  const key = () => ctx.state.keyring!.key("cipher");
+  const key = () => ctx.state.key("cipher");
   const stream = (headers: Record<string, unknown>) =>
     headers["content-type"] === STREAM_CONTENT_TYPE;
 

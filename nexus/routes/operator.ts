@@ -22,15 +22,6 @@ import { nexusRoute, type RouteGroup } from "./route.ts";
 
 /** The operator route handlers. */
 export function operatorHandlers(ctx: NexusContext): RouteGroup<"operator"> {
-  // Shares collected by restore calls, until the threshold is reached.
-  const collected = new Map<number, Uint8Array>();
-  let restoreQueue: Promise<unknown> = Promise.resolve();
-  const serially = <T>(fn: () => Promise<T>): Promise<T> => {
-    const run = restoreQueue.then(fn, fn);
-    restoreQueue = run.catch(() => {});
-    return run;
-  };
-  const threshold = ctx.config.threshold;
   const read = (request: RouteRequest<string>) => {
     if (!ctx.config.profile.keepers) throw badRequest("a backend without Keepers has no shares");
     return request.json();
@@ -59,36 +50,23 @@ export function operatorHandlers(ctx: NexusContext): RouteGroup<"operator"> {
         const { id, share } = parseRestoreRequest(body);
         if (id > ctx.config.shares) throw badRequest('"id" is above the number of shares');
         request.note("shareIndex", id);
-        return await serially(async () => {
-          if (ctx.state.status === "ready") {
-            share.fill(0);
-            const done: RestoreResponse = { collected: threshold, remaining: 0, restored: true };
-            return { json: done };
-          }
-          if (!collected.has(id)) collected.set(id, share);
-          else share.fill(0);
-          if (collected.size >= threshold) {
-            const result = await ctx.state.adopt(collected, "restore");
-            const count = collected.size;
-            for (const s of collected.values()) s.fill(0);
-            collected.clear();
-            if (result.outcome !== "ready") {
-              ctx.log.error("restore rejected: the shares do not give the root key; start again", {
-                reason: result.outcome === "rejected" ? result.reason : result.outcome,
-              });
-              throw badRequest("the shares do not give the root key");
-            }
-            ctx.log.notice("root key restored by an operator; serving");
-            const done: RestoreResponse = { collected: count, remaining: 0, restored: true };
-            return { json: done };
-          }
-          const progress: RestoreResponse = {
-            collected: collected.size,
-            remaining: threshold - collected.size,
-            restored: false,
-          };
+        const step = await ctx.restore.offer(id, share);
+        if (step.outcome === "rejected") {
+          ctx.log.error("restore rejected: the shares do not give the root key; start again", {
+            reason: step.reason,
+          });
+          throw badRequest("the shares do not give the root key");
+        }
+        if (step.outcome === "collecting") {
+          const { collected, remaining } = step;
+          const progress: RestoreResponse = { collected, remaining, restored: false };
           return { json: progress };
-        });
+        }
+        if (step.outcome === "restored") {
+          ctx.log.notice("root key restored by an operator; serving");
+        }
+        const done: RestoreResponse = { collected: step.collected, remaining: 0, restored: true };
+        return { json: done };
       },
     }),
   };
