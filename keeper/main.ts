@@ -21,7 +21,7 @@ import {
 import { RoleSet } from "../lib/roles.ts";
 import { authorizeMatching } from "../lib/tls/authorize.ts";
 import { createMtlsServer } from "../lib/tls/server.ts";
-import { keeperHandlers } from "./routes.ts";
+import { keeperGuard, keeperHandlers } from "./routes.ts";
 import { ShareSlot } from "./state.ts";
 
 await runProgram("keeper", async () => {
@@ -42,7 +42,8 @@ await runProgram("keeper", async () => {
     ),
     handler: createDispatcher({
       routes: KEEPER_ROUTES,
-      handlers: keeperHandlers(slot, roles),
+      handlers: keeperHandlers(slot),
+      guard: keeperGuard(roles),
       onComplete: createAuditTrail("keeper"),
       onError: (e, c) => log.error("request failed", { trail: c.trail, error: String(e) }),
     }),

@@ -15,15 +15,39 @@ import { shamirFromEnv } from "../lib/config/shamir.ts";
 /** Where Nexus keeps its data. */
 export type BackendKind = "kv" | "sqlite" | "memory" | "lite";
 
+/** What a backend implies for the rest of Nexus, decided here once. */
+export interface BackendProfile {
+  /** Keeps data in files under `SPIKE_NEXUS_DATA_DIR` (so Nexus needs read/write there). */
+  dataDir: boolean;
+  /**
+   * The root key comes from Bootstrap and the Keepers (and can be recovered
+   * and restored); without Keepers Nexus makes a random key of its own at
+   * start, has no shares, and keeps nothing.
+   */
+  keepers: boolean;
+  /** Every route, or only those the route table marks `lite` (nothing stored but the key check). */
+  routes: "all" | "lite";
+}
+
+/** Every backend's profile. */
+export const BACKEND_PROFILES: Readonly<Record<BackendKind, Readonly<BackendProfile>>> = {
+  kv: { dataDir: true, keepers: true, routes: "all" },
+  sqlite: { dataDir: true, keepers: true, routes: "all" },
+  lite: { dataDir: true, keepers: true, routes: "lite" },
+  memory: { dataDir: false, keepers: false, routes: "all" },
+};
+
 /** Everything Nexus reads from its environment. */
 export interface NexusConfig {
   listen: ListenAddress;
   backend: BackendKind;
-  /** Folder of the database file (kv, sqlite and lite backends). */
+  /** What the backend implies: {@link BACKEND_PROFILES}. */
+  profile: Readonly<BackendProfile>;
+  /** Folder of the database file (backends whose profile has `dataDir`). */
   dataDir: string;
   /** How long a sqlite write waits for another process's lock. */
   busyTimeoutMs: number;
-  /** The Keepers, in share-index order (empty for the memory backend). */
+  /** The Keepers, in share-index order (empty for a backend without Keepers). */
   keepers: KeeperPeer[];
   shares: number;
   threshold: number;
@@ -55,16 +79,17 @@ function defaultDataDir(): string {
 /** Reads and checks the configuration. */
 export function loadNexusConfig(): NexusConfig {
   const backend = parseBackend();
-  const keepers = backend === "memory" ? [] : keeperPeersFromEnv();
-  const { shares, threshold } = shamirFromEnv(backend === "memory" ? undefined : keepers.length);
+  const profile = BACKEND_PROFILES[backend];
+  const keepers = profile.keepers ? keeperPeersFromEnv() : [];
+  const { shares, threshold } = shamirFromEnv(profile.keepers ? keepers.length : undefined);
   return {
     listen: parseListenAddress(
       "SPIKE_NEXUS_TLS_PORT",
       envString("SPIKE_NEXUS_TLS_PORT", ":8553"),
     ),
     backend,
-    dataDir: envString("SPIKE_NEXUS_DATA_DIR", "") ||
-      (backend === "memory" ? "" : defaultDataDir()),
+    profile,
+    dataDir: envString("SPIKE_NEXUS_DATA_DIR", "") || (profile.dataDir ? defaultDataDir() : ""),
     keepers,
     shares,
     threshold,

@@ -9,8 +9,9 @@ import type { Logger } from "../lib/log.ts";
 import type { RoleSet } from "../lib/roles.ts";
 import type { NexusConfig } from "./config.ts";
 import type { KeeperLink } from "./state/keepers.ts";
-import type { PolicyStore } from "./state/policies.ts";
-import type { SecretStore } from "./state/secrets.ts";
+import type { Policies } from "./state/policies.ts";
+import type { RestoreCollector } from "./state/restore.ts";
+import type { Secrets } from "./state/secrets.ts";
 import type { RootKeyState } from "./state/rootkey.ts";
 import type { Store } from "./store/store.ts";
 
@@ -21,9 +22,11 @@ export interface NexusContext {
   readonly roles: RoleSet;
   /** The store (for the lite backend, only the key-check record is in it). */
   readonly store: Store;
-  readonly secrets: SecretStore;
-  readonly policies: PolicyStore;
-  /** Present when Nexus works with Keepers (kv and lite backends). */
+  readonly secrets: Secrets;
+  readonly policies: Policies;
+  /** The shares an operator restore has handed back so far. */
+  readonly restore: RestoreCollector;
+  /** Present when the backend works with Keepers (its profile says so). */
   readonly keepers: KeeperLink | undefined;
   readonly log: Logger;
 }

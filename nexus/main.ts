@@ -16,17 +16,17 @@ import { loadNexusConfig } from "./config.ts";
 import type { NexusContext } from "./context.ts";
 import { createNexusServer } from "./server.ts";
 import { KeeperLink } from "./state/keepers.ts";
-import { PolicyStore } from "./state/policies.ts";
-import { SecretStore } from "./state/secrets.ts";
+import { Policies } from "./state/policies.ts";
+import { RestoreCollector } from "./state/restore.ts";
+import { Secrets } from "./state/secrets.ts";
 import { RootKeyState } from "./state/rootkey.ts";
-import { openSqliteStore } from "./store/sqlite.ts";
-import { openKvStore, openMemoryStore } from "./store/store.ts";
+import { openStore } from "./store/open.ts";
 
 await runProgram("nexus", async () => {
   const log = createLogger("nexus");
   const config = loadNexusConfig();
   const roles = RoleSet.fromEnv();
-  if (config.backend !== "memory") {
+  if (config.profile.dataDir) {
     requireAccess(
       "SPIKE_NEXUS_DATA_DIR",
       { kind: "read", path: config.dataDir },
@@ -38,13 +38,9 @@ await runProgram("nexus", async () => {
     requireAccess("SPIKE_NEXUS_KEEPER_PEERS", { kind: "net", host: hostOf(keeper.url) });
   }
   const source = await identityFor("nexus", log);
-  const store = config.backend === "memory"
-    ? await openMemoryStore()
-    : config.backend === "sqlite"
-    ? await openSqliteStore(config.dataDir, config.busyTimeoutMs)
-    : await openKvStore(config.dataDir);
+  const store = await openStore(config);
   const state = new RootKeyState(config.threshold, config.shares, store);
-  const agent = config.backend === "memory" ? undefined : createMtlsAgent({
+  const agent = !config.profile.keepers ? undefined : createMtlsAgent({
     source,
     authorizer: authorizeMatching((id) => roles.has(id, "keeper"), "a SPIKE Keeper ID"),
   });
@@ -55,15 +51,10 @@ await runProgram("nexus", async () => {
     log,
     updateIntervalMs: config.keeperUpdateIntervalMs,
   });
-  if (config.backend === "memory") {
+  if (!config.profile.keepers) {
     state.useRandomKey();
     log.warn("in-memory mode: no SPIKE Keepers, nothing persisted; not for production");
   }
-  const keyFor = (purpose: "secrets" | "policies") => () => {
-    const keyring = state.keyring;
-    if (!keyring) throw new Error("the root key is not known");
-    return keyring.key(purpose);
-  };
   const ctx: NexusContext = {
     config,
     state,
@@ -71,8 +62,9 @@ await runProgram("nexus", async () => {
     store,
     keepers,
     log,
-    secrets: new SecretStore(store, keyFor("secrets"), () => config.maxSecretVersions),
-    policies: new PolicyStore(store, keyFor("policies")),
+    secrets: new Secrets(store, () => state.key("secrets"), () => config.maxSecretVersions),
+    policies: new Policies(store, () => state.key("policies")),
+    restore: new RestoreCollector(state),
   };
   const server = createNexusServer(ctx, source);
   const { port } = await server.listen(config.listen.port, config.listen.hostname);
@@ -86,7 +78,7 @@ await runProgram("nexus", async () => {
     keepers?.stop();
     await server.close();
     agent?.close();
-    store.close();
+    await store.close();
     source.close();
   });
 });

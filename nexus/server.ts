@@ -1,32 +1,34 @@
 /**
  * Assembles Nexus's HTTP surface: which routes exist for the backend, the
- * readiness gate, and the mTLS server. Any verified SPIFFE peer may connect
- * (as upstream); every route authorizes its callers itself.
+ * readiness gate, the guard, and the mTLS server. Any verified SPIFFE peer
+ * may connect (as upstream); the dispatcher guards every route on its rule.
+ * The facts about routes (lite? needs the key?) are in `lib/api/routes.ts`.
  *
  * @module
  */
 
 import { type ApiError, notReady } from "../lib/api/errors.ts";
-import { NEXUS_ROUTES, NexusPath, type NexusRouteName } from "../lib/api/routes.ts";
+import { NEXUS_ROUTES, type NexusRouteName, type RouteSpec } from "../lib/api/routes.ts";
 import { createAuditTrail } from "../lib/audit.ts";
-import { createDispatcher, type RouteHandler } from "../lib/http/dispatch.ts";
+import { createDispatcher } from "../lib/http/dispatch.ts";
 import type { X509Source } from "../lib/spiffe/source.ts";
 import { authorizeAny } from "../lib/tls/authorize.ts";
 import { createMtlsServer, type MtlsServer } from "../lib/tls/server.ts";
+import { nexusGuard } from "./auth/guard.ts";
+import type { BackendProfile } from "./config.ts";
 import type { NexusContext } from "./context.ts";
 import { bootstrapHandlers } from "./routes/bootstrap.ts";
 import { cipherHandlers } from "./routes/cipher.ts";
 import { operatorHandlers } from "./routes/operator.ts";
 import { policyHandlers } from "./routes/policies.ts";
+import type { NexusRoute } from "./routes/route.ts";
 import { secretHandlers } from "./routes/secrets.ts";
 
 /**
  * Every route's handler. The type makes a route without a handler a compile
  * error; which routes a backend serves is decided by {@link servedRoutes}.
  */
-export function nexusHandlers(
-  ctx: NexusContext,
-): Record<NexusRouteName, RouteHandler<NexusRouteName>> {
+export function nexusHandlers(ctx: NexusContext): Record<NexusRouteName, NexusRoute> {
   return {
     ...bootstrapHandlers(ctx),
     ...operatorHandlers(ctx),
@@ -36,33 +38,22 @@ export function nexusHandlers(
   };
 }
 
-/** The lite backend stores nothing: it serves only the root-key and cipher routes (as upstream). */
-const LITE_ROUTES = new Set<NexusRouteName>([
-  "bootstrap.verify",
-  "bootstrap.state",
-  "operator.recover",
-  "operator.restore",
-  "cipher.encrypt",
-  "cipher.decrypt",
-]);
-
 /** The routes a backend serves; the others are answered like unknown routes (400). */
-export function servedRoutes(backend: NexusContext["config"]["backend"]) {
-  return NEXUS_ROUTES.filter((r) => backend !== "lite" || LITE_ROUTES.has(r.name));
+export function servedRoutes(profile: BackendProfile) {
+  return NEXUS_ROUTES.filter((r) => profile.routes === "all" || r.lite);
 }
 
-/** Answers 503 until the root key is known, except where the key is being brought back. */
-export function readinessGate(ctx: NexusContext): (path: string) => ApiError | undefined {
-  return (path) => {
+/**
+ * Answers 503 until the root key is known, except on the routes that need
+ * less (`needsKey` in the route table) while the key is being brought back.
+ */
+export function readinessGate(
+  ctx: NexusContext,
+): (route: RouteSpec | undefined) => ApiError | undefined {
+  return (route) => {
     const status = ctx.state.status;
-    if (status === "ready") return undefined;
-    if (
-      path === NexusPath.operatorRecover || path === NexusPath.operatorRestore ||
-      path === NexusPath.bootstrapState
-    ) {
-      return undefined;
-    }
-    if (path === NexusPath.bootstrapVerify) {
+    if (status === "ready" || route?.needsKey === "none") return undefined;
+    if (route?.needsKey === "pending") {
       if (status === "pending") return undefined;
       ctx.keepers?.wake(); // Bootstrap has just handed out shares: look now
     }
@@ -70,10 +61,15 @@ export function readinessGate(ctx: NexusContext): (path: string) => ApiError | u
   };
 }
 
+/** The guard of every route, fed from the context. */
+export function contextGuard(ctx: NexusContext) {
+  return nexusGuard({ roles: ctx.roles, policies: () => ctx.policies.all(), log: ctx.log });
+}
+
 /** Builds the Nexus mTLS server (not yet listening). */
 export function createNexusServer(ctx: NexusContext, source: X509Source): MtlsServer {
   const handlers = nexusHandlers(ctx);
-  const routes = servedRoutes(ctx.config.backend);
+  const routes = servedRoutes(ctx.config.profile);
   const audit = createAuditTrail("nexus");
   return createMtlsServer({
     source,
@@ -81,6 +77,7 @@ export function createNexusServer(ctx: NexusContext, source: X509Source): MtlsSe
     handler: createDispatcher({
       routes,
       handlers,
+      guard: contextGuard(ctx),
       gate: readinessGate(ctx),
       maxBodyBytes: ctx.config.maxBodyBytes,
       onComplete: audit,

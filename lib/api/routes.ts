@@ -1,6 +1,9 @@
 /**
  * Every route of Nexus and Keeper: exact path plus the `action` query value,
- * always POST. Servers route with this table; clients build URLs from it.
+ * always POST, and the facts about each route that servers and clients act
+ * on (served by the lite backend? needs the root key? safe to retry?). This
+ * is the one place those facts are stated: servers route and gate with this
+ * table; clients build URLs and decide retries from it.
  *
  * @module
  */
@@ -25,7 +28,14 @@ export const KeeperPath = {
   shard: "/v1/store/shard",
 } as const;
 
-/** One route: a name, its path and action, and the fields of its error body. */
+/**
+ * The root-key state a route needs before it runs: `ready` (the usual case),
+ * `pending` (a candidate key Bootstrap has yet to confirm will do), or `none`
+ * (the routes that bring the key back, or ask whether there is one).
+ */
+export type KeyNeed = "ready" | "pending" | "none";
+
+/** One route: a name, its path and action, the fields of its error body, and its facts. */
 export interface RouteSpec<Name extends string = string> {
   readonly name: Name;
   readonly path: string;
@@ -37,60 +47,107 @@ export interface RouteSpec<Name extends string = string> {
   readonly errorShape: Readonly<Record<string, unknown>>;
   /** The key that carries the error code. */
   readonly errorKey?: "err" | "Err";
+  /** Served by the lite backend, which stores nothing but the key check (as upstream). */
+  readonly lite: boolean;
+  /** What the server's root key must be before the route runs (Nexus; Keeper routes: `none`). */
+  readonly needsKey: KeyNeed;
+  /** Changes nothing, so a client may send it again after a failure. */
+  readonly retrySafe: boolean;
+}
+
+interface RouteFacts {
+  errorShape?: Record<string, unknown>;
+  errorKey?: "err" | "Err";
+  lite?: boolean;
+  needsKey?: KeyNeed;
+  retrySafe?: boolean;
 }
 
 function route<Name extends string>(
   name: Name,
   path: string,
   action: string,
-  errorShape: Record<string, unknown> = {},
-  errorKey: "err" | "Err" = "err",
+  facts: RouteFacts = {},
 ): RouteSpec<Name> {
-  return { name, path, action, errorShape, errorKey };
+  return {
+    name,
+    path,
+    action,
+    errorShape: facts.errorShape ?? {},
+    errorKey: facts.errorKey ?? "err",
+    lite: facts.lite ?? false,
+    needsKey: facts.needsKey ?? "ready",
+    retrySafe: facts.retrySafe ?? false,
+  };
 }
 
 /** Nexus routes. */
 export const NEXUS_ROUTES = [
   route("secret.put", NexusPath.secrets, ""),
-  route("secret.get", NexusPath.secrets, "get", { data: null }),
+  route("secret.get", NexusPath.secrets, "get", { errorShape: { data: null }, retrySafe: true }),
   route("secret.delete", NexusPath.secrets, "delete"),
   route("secret.undelete", NexusPath.secrets, "undelete"),
-  route("secret.list", NexusPath.secrets, "list", { keys: null }),
+  route("secret.list", NexusPath.secrets, "list", { errorShape: { keys: null }, retrySafe: true }),
   route("secret.metadata", NexusPath.secretsMetadata, "get", {
-    metadata: {
-      currentVersion: 0,
-      oldestVersion: 0,
-      createdTime: "0001-01-01T00:00:00Z",
-      updatedTime: "0001-01-01T00:00:00Z",
-      maxVersions: 0,
+    errorShape: {
+      metadata: {
+        currentVersion: 0,
+        oldestVersion: 0,
+        createdTime: "0001-01-01T00:00:00Z",
+        updatedTime: "0001-01-01T00:00:00Z",
+        maxVersions: 0,
+      },
     },
+    retrySafe: true,
   }),
   route("policy.put", NexusPath.policy, ""),
   route("policy.get", NexusPath.policy, "get", {
-    id: "",
-    name: "",
-    spiffiedPattern: "",
-    pathPattern: "",
-    permissions: null,
-    createdAt: "0001-01-01T00:00:00Z",
-    updatedAt: "0001-01-01T00:00:00Z",
+    errorShape: {
+      id: "",
+      name: "",
+      spiffiedPattern: "",
+      pathPattern: "",
+      permissions: null,
+      createdAt: "0001-01-01T00:00:00Z",
+      updatedAt: "0001-01-01T00:00:00Z",
+    },
+    retrySafe: true,
   }),
   route("policy.delete", NexusPath.policy, "delete"),
-  route("policy.list", NexusPath.policy, "list", { policies: null }),
+  route("policy.list", NexusPath.policy, "list", {
+    errorShape: { policies: null },
+    retrySafe: true,
+  }),
   route("cipher.encrypt", NexusPath.cipherEncrypt, "", {
-    version: 0,
-    nonce: null,
-    ciphertext: null,
+    errorShape: { version: 0, nonce: null, ciphertext: null },
+    lite: true,
   }),
-  route("cipher.decrypt", NexusPath.cipherDecrypt, "", { plaintext: null }),
-  route("operator.recover", NexusPath.operatorRecover, "", { shards: null }),
+  route("cipher.decrypt", NexusPath.cipherDecrypt, "", {
+    errorShape: { plaintext: null },
+    lite: true,
+    retrySafe: true,
+  }),
+  route("operator.recover", NexusPath.operatorRecover, "", {
+    errorShape: { shards: null },
+    lite: true,
+    needsKey: "none",
+  }),
   route("operator.restore", NexusPath.operatorRestore, "", {
-    collected: 0,
-    remaining: 0,
-    restored: false,
+    errorShape: { collected: 0, remaining: 0, restored: false },
+    lite: true,
+    needsKey: "none",
   }),
-  route("bootstrap.verify", NexusPath.bootstrapVerify, "", { hash: "" }),
-  route("bootstrap.state", NexusPath.bootstrapState, "", { initialized: false }),
+  route("bootstrap.verify", NexusPath.bootstrapVerify, "", {
+    errorShape: { hash: "" },
+    lite: true,
+    needsKey: "pending",
+  }),
+  route("bootstrap.state", NexusPath.bootstrapState, "", {
+    errorShape: { initialized: false },
+    lite: true,
+    needsKey: "none",
+    retrySafe: true,
+  }),
 ] as const;
 
 /** A Nexus route name. */
@@ -98,8 +155,12 @@ export type NexusRouteName = typeof NEXUS_ROUTES[number]["name"];
 
 /** Keeper routes. */
 export const KEEPER_ROUTES = [
-  route("keeper.contribute", KeeperPath.contribute, ""),
-  route("keeper.shard", KeeperPath.shard, "", { shard: null }, "Err"),
+  route("keeper.contribute", KeeperPath.contribute, "", { needsKey: "none" }),
+  route("keeper.shard", KeeperPath.shard, "", {
+    errorShape: { shard: null },
+    errorKey: "Err",
+    needsKey: "none",
+  }),
 ] as const;
 
 /** A Keeper route name. */

@@ -2,8 +2,9 @@
  * A typed client for every Nexus route, built on the same route table and
  * contract the server uses. Connections are reused (keep-alive); non-200
  * answers become {@link ApiResponseError} carrying the contract's code.
- * Reads are retried on connection failures and 503 (Nexus not ready yet);
- * writes never are, since a write may have been applied before the failure.
+ * Routes the table marks `retrySafe` (reads) are retried on connection
+ * failures and 503 (Nexus not ready yet); writes never are, since a write may
+ * have been applied before the failure.
  *
  * @module
  */
@@ -50,17 +51,6 @@ export interface PolicyInput {
   permissions: string[];
 }
 
-/** Routes that change nothing: safe to send again. */
-const READS = new Set<NexusRouteName>([
-  "secret.get",
-  "secret.list",
-  "secret.metadata",
-  "policy.get",
-  "policy.list",
-  "cipher.decrypt",
-  "bootstrap.state",
-]);
-
 /** Worth another attempt: Nexus not ready yet, or the connection failed before an answer. */
 function transient(e: unknown): boolean {
   if (e instanceof ApiResponseError) return e.status === 503;
@@ -83,13 +73,14 @@ export class NexusClient {
   }
 
   async #send(route: NexusRouteName, body: unknown, headers?: Record<string, string>) {
-    const url = this.url + routeTarget(nexusRoute(route));
+    const spec = nexusRoute(route);
+    const url = this.url + routeTarget(spec);
     const once = async () => {
       const res = await this.#agent.postJson(url, body, { timeoutMs: this.#timeoutMs, headers });
       if (res.status !== 200) throw new ApiResponseError(res.status, url);
       return { res, url };
     };
-    if (!READS.has(route) || this.#readAttempts <= 1) return await once();
+    if (!spec.retrySafe || this.#readAttempts <= 1) return await once();
     return await retry(once, {
       initialMs: 200,
       maxMs: 2000,
@@ -189,7 +180,8 @@ export class NexusClient {
   }
 
   async #stream(route: "cipher.encrypt" | "cipher.decrypt", body: Uint8Array): Promise<Uint8Array> {
-    const url = this.url + routeTarget(nexusRoute(route));
+    const spec = nexusRoute(route);
+    const url = this.url + routeTarget(spec);
     const res = await this.#agent.postBytes(url, body, {
       timeoutMs: this.#timeoutMs,
       headers: { "content-type": STREAM_CONTENT_TYPE },

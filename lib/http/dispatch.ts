@@ -1,10 +1,14 @@
 /**
  * The request pipeline shared by Nexus and Keeper, following upstream's
- * single handler: non-POST is a 400, then an optional gate (Nexus answers 503
- * while it has no root key), then the exact path and `action` pick a route;
- * an unknown route is a 400. Each route reads, guards and acts; a thrown
- * {@link ApiError} becomes its code in the route's error body, anything else
- * a 500 that reveals nothing. Every request ends with one completion record.
+ * single handler: non-POST is a 400, then the exact path and `action` pick a
+ * route, then an optional gate (Nexus answers 503 while it has no root key);
+ * an unknown route is a 400. Every route is `read → access rule → act`, and
+ * this pipeline runs the guard on the rule between the two itself, so no
+ * route can skip it (upstream's `ReadParseAndGuard` fixes the order the same
+ * way). A thrown {@link ApiError} becomes its code in the route's error body,
+ * anything else a 500 that reveals nothing: that mapping is {@link errorReply},
+ * the one place errors become answers. Every request ends with one completion
+ * record.
  *
  * @module
  */
@@ -49,8 +53,38 @@ export interface RouteRequest<Name extends string> {
   note(field: string, value: string | number): void;
 }
 
-/** A route's implementation. */
-export type RouteHandler<Name extends string> = (request: RouteRequest<Name>) => Promise<Reply>;
+/**
+ * A route's implementation, in three steps the pipeline runs in order:
+ * `read` parses what the rule needs (shape errors are 400s), `rule` names
+ * what the caller must be allowed (the pipeline's guard decides, 401 when
+ * not), and only then `act` validates the rest and does the work.
+ */
+export interface Route<Name extends string, Rule, Input = unknown> {
+  read(request: RouteRequest<Name>): Promise<Input>;
+  rule(input: Input, request: RouteRequest<Name>): Rule;
+  act(input: Input, request: RouteRequest<Name>): Promise<Reply>;
+}
+
+/** Builds a {@link Route}, inferring its input type from `read`. */
+export function defineRoute<Name extends string, Rule, Input>(
+  route: Route<Name, Rule, Input>,
+): Route<Name, Rule, Input> {
+  return route;
+}
+
+/** Decides a route's rule for a caller: resolves when allowed, throws (a 401) when not. */
+export type Guard<Rule> = (peer: SpiffeId, rule: Rule) => Promise<void>;
+
+/** Runs one route: read, guard the rule, act. The only way a route is run. */
+export async function runRoute<Name extends string, Rule, Input>(
+  route: Route<Name, Rule, Input>,
+  guard: Guard<Rule>,
+  request: RouteRequest<Name>,
+): Promise<Reply> {
+  const input = await route.read(request);
+  await guard(request.peer, route.rule(input, request));
+  return await route.act(input, request);
+}
 
 /** The record of one finished request (the audit line). */
 export interface Completion {
@@ -68,12 +102,18 @@ export interface Completion {
 }
 
 /** Options for {@link createDispatcher}. */
-export interface DispatcherOptions<Name extends string> {
+export interface DispatcherOptions<Name extends string, Rule> {
   routes: readonly RouteSpec<Name>[];
-  /** One handler per route: the type makes a route without a handler a compile error. */
-  handlers: { readonly [K in Name]: RouteHandler<Name> };
-  /** Runs after the method check and before routing; a returned error is the answer. */
-  gate?: (path: string, action: string) => ApiError | undefined;
+  /** One route per name: the type makes a route without an implementation a compile error. */
+  // deno-lint-ignore no-explicit-any
+  handlers: { readonly [K in Name]: Route<Name, Rule, any> };
+  /** Decides every route's access rule, between its read and its act. */
+  guard: Guard<Rule>;
+  /**
+   * Runs after the method check and the route lookup (`undefined`: no such
+   * route) and before the route; a returned error is the answer.
+   */
+  gate?: (route: RouteSpec<Name> | undefined) => ApiError | undefined;
   maxBodyBytes?: number;
   /** Called once per request when its answer is sent. */
   onComplete?: (completion: Completion) => void;
@@ -84,6 +124,24 @@ export interface DispatcherOptions<Name extends string> {
 function errorBody(spec: RouteSpec | undefined, code: string): Record<string, unknown> {
   if (!spec) return { err: code };
   return { ...spec.errorShape, [spec.errorKey ?? "err"]: code };
+}
+
+/**
+ * What a failure answers: an {@link ApiError} its status and code, anything
+ * else a 500 (`unexpected` is then true, for the error log). The one place
+ * errors are mapped to answers.
+ */
+export function errorReply(
+  spec: RouteSpec | undefined,
+  e: unknown,
+): { reply: Reply; code: string; unexpected: boolean } {
+  const unexpected = !(e instanceof ApiError);
+  const error = e instanceof ApiError ? e : internalError();
+  return {
+    reply: { status: error.status, json: errorBody(spec, error.code) },
+    code: error.code,
+    unexpected,
+  };
 }
 
 function send(res: ServerResponse, reply: Reply): void {
@@ -106,8 +164,8 @@ function send(res: ServerResponse, reply: Reply): void {
 }
 
 /** Builds the request handler for an mTLS server. */
-export function createDispatcher<Name extends string>(
-  options: DispatcherOptions<Name>,
+export function createDispatcher<Name extends string, Rule>(
+  options: DispatcherOptions<Name, Rule>,
 ): MtlsHandler {
   const limit = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   return async (req: IncomingMessage, res: ServerResponse, peer: SpiffeId) => {
@@ -128,14 +186,15 @@ export function createDispatcher<Name extends string>(
     let reply: Reply;
     try {
       if (req.method !== "POST") throw badRequest("only POST is served");
-      const gated = options.gate?.(url.pathname, action);
+      const found = findRoute(options.routes, url.pathname, action);
+      const gated = options.gate?.(found);
       if (gated) throw gated;
-      spec = findRoute(options.routes, url.pathname, action);
-      if (!spec) throw badRequest("no such route");
+      if (!found) throw badRequest("no such route");
+      spec = found;
       completion.route = spec.name;
       let bodyPromise: Promise<Uint8Array> | undefined;
       const body = () => bodyPromise ??= readBody(req, limit);
-      reply = await options.handlers[spec.name]({
+      reply = await runRoute(options.handlers[spec.name], options.guard, {
         route: spec,
         peer,
         headers: req.headers,
@@ -146,10 +205,10 @@ export function createDispatcher<Name extends string>(
         },
       });
     } catch (e) {
-      const error = e instanceof ApiError ? e : internalError();
-      if (!(e instanceof ApiError)) options.onError?.(e, completion);
-      completion.code = error.code;
-      reply = { status: error.status, json: errorBody(spec, error.code) };
+      const failed = errorReply(spec, e);
+      if (failed.unexpected) options.onError?.(e, completion);
+      completion.code = failed.code;
+      reply = failed.reply;
       req.resume(); // discard any unread body
     }
     send(res, reply);

@@ -1,32 +1,54 @@
 /**
- * The guard every data route calls before acting: the superuser may do
- * anything, the lite workload only what the route allows it, anyone else
- * what a policy grants on the path. Policies are read fresh each time.
+ * The guard the dispatcher runs on every Nexus route's access rule, between
+ * its read and its act: a role rule admits exactly the callers with that
+ * role; a policy rule admits the superuser, the lite workload when the rule
+ * allows it, and anyone a policy grants on the path. Policies are read fresh
+ * each time.
  *
  * @module
  */
 
 import { unauthorized } from "../../lib/api/errors.ts";
-import type { SpiffeId } from "../../lib/spiffe/id.ts";
-import type { NexusContext } from "../context.ts";
-import { type AccessRule, authorizeRequest } from "./policy.ts";
+import { RESERVED_PATHS } from "../../lib/api/patterns.ts";
+import type { Guard } from "../../lib/http/dispatch.ts";
+import type { Logger } from "../../lib/log.ts";
+import type { Role, RoleSet } from "../../lib/roles.ts";
+import { type AccessRule, authorizeRequest, type StoredPolicy } from "./policy.ts";
 
-/** Reserved paths the policy rules of the non-secret routes refer to (upstream's names). */
-export const SYSTEM_PATH = {
-  acl: "spike/system/acl",
-  secretList: "spike/system/secret",
-  cipher: "spike/system/cipher/exec",
-} as const;
+const [acl, secretList, cipher] = RESERVED_PATHS;
 
-/** Throws 401 unless `peer` may act under `rule`. */
-export async function guard(ctx: NexusContext, peer: SpiffeId, rule: AccessRule): Promise<void> {
-  const allowed = await authorizeRequest(ctx.roles, peer, async () => {
-    try {
-      return await ctx.policies.all();
-    } catch (e) {
-      ctx.log.error("could not load policies; denying", { error: String(e) });
-      throw e;
-    }
-  }, rule);
-  if (!allowed) throw unauthorized();
+/** The reserved paths the policy rules of the non-secret routes refer to, by what they guard. */
+export const SYSTEM_PATH = { acl, secretList, cipher } as const;
+
+/** A route that only one role may call (Bootstrap's and the operator's routes). */
+export interface RoleRule {
+  role: Role;
+}
+
+/** The access rule of a Nexus route. */
+export type NexusRule = AccessRule | RoleRule;
+
+/** What the guard needs: the role matchers, the policies, and a log for load failures. */
+export interface GuardDeps {
+  roles: Pick<RoleSet, "has">;
+  /** Every stored policy, as the store holds them now. */
+  policies: () => Promise<Iterable<StoredPolicy>>;
+  log: Pick<Logger, "error">;
+}
+
+/** The guard of every Nexus route: resolves when `peer` may act under `rule`, else a 401. */
+export function nexusGuard(deps: GuardDeps): Guard<NexusRule> {
+  return async (peer, rule) => {
+    const allowed = "role" in rule
+      ? deps.roles.has(peer, rule.role)
+      : await authorizeRequest(deps.roles, peer, async () => {
+        try {
+          return await deps.policies();
+        } catch (e) {
+          deps.log.error("could not load policies; denying", { error: String(e) });
+          throw e;
+        }
+      }, rule);
+    if (!allowed) throw unauthorized();
+  };
 }

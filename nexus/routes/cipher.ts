@@ -20,14 +20,15 @@ import {
   TAG_BYTES,
 } from "../../lib/api/cipher.ts";
 import { toBase64 } from "../../lib/api/json.ts";
-import type { NexusRouteName } from "../../lib/api/routes.ts";
 import { IntegrityError } from "../../lib/crypto/aead.ts";
-import type { Reply, RouteHandler } from "../../lib/http/dispatch.ts";
-import { guard, SYSTEM_PATH } from "../auth/guard.ts";
+import type { Reply } from "../../lib/http/dispatch.ts";
+import { SYSTEM_PATH } from "../auth/guard.ts";
+import type { AccessRule } from "../auth/policy.ts";
 import type { NexusContext } from "../context.ts";
+import { nexusRoute, type RouteGroup } from "./route.ts";
 
 const AAD = "spike/cipher/v1";
-const RULE = { path: SYSTEM_PATH.cipher, wanted: ["execute" as const], lite: "allow" as const };
+const RULE: AccessRule = { path: SYSTEM_PATH.cipher, wanted: ["execute"], lite: "allow" };
 
 /** Upstream answers some stream-mode errors in plain text (Go's http.Error). */
 function plainError(text: string): Reply {
@@ -39,65 +40,72 @@ function plainError(text: string): Reply {
 }
 
 /** The cipher route handlers. */
-export function cipherHandlers(
-  ctx: NexusContext,
-): Record<"cipher.encrypt" | "cipher.decrypt", RouteHandler<NexusRouteName>> {
+export function cipherHandlers(ctx: NexusContext): RouteGroup<"cipher"> {
   const limit = ctx.config.maxCiphertextBytes;
-  const key = () => ctx.state.keyring!.key("cipher");
+  const key = () => ctx.state.key("cipher");
   const stream = (headers: Record<string, unknown>) =>
     headers["content-type"] === STREAM_CONTENT_TYPE;
 
   return {
-    "cipher.encrypt": async (request) => {
-      const streaming = stream(request.headers);
-      const plaintext = streaming ? await request.body() : readEncrypt(await request.json());
-      await guard(ctx, request.peer, RULE);
-      if (plaintext.length > limit - TAG_BYTES) throw badRequest("the plaintext is too large");
-      const { nonce, ciphertext } = key().encrypt(plaintext, AAD);
-      plaintext.fill(0);
-      if (streaming) {
-        const out = new Uint8Array(1 + NONCE_BYTES + ciphertext.length);
-        out[0] = CIPHER_VERSION;
-        out.set(nonce, 1);
-        out.set(ciphertext, 1 + NONCE_BYTES);
-        return { bytes: out, contentType: STREAM_CONTENT_TYPE };
-      }
-      const response: EncryptResponse = {
-        version: CIPHER_VERSION,
-        nonce: toBase64(nonce),
-        ciphertext: toBase64(ciphertext),
-      };
-      return { json: response };
-    },
+    "cipher.encrypt": nexusRoute({
+      read: async (request) => {
+        const streaming = stream(request.headers);
+        const plaintext = streaming ? await request.body() : readEncrypt(await request.json());
+        return { streaming, plaintext };
+      },
+      rule: () => RULE,
+      act: ({ streaming, plaintext }) => {
+        if (plaintext.length > limit - TAG_BYTES) throw badRequest("the plaintext is too large");
+        const { nonce, ciphertext } = key().encrypt(plaintext, AAD);
+        plaintext.fill(0);
+        if (streaming) {
+          const out = new Uint8Array(1 + NONCE_BYTES + ciphertext.length);
+          out[0] = CIPHER_VERSION;
+          out.set(nonce, 1);
+          out.set(ciphertext, 1 + NONCE_BYTES);
+          return Promise.resolve({ bytes: out, contentType: STREAM_CONTENT_TYPE });
+        }
+        const response: EncryptResponse = {
+          version: CIPHER_VERSION,
+          nonce: toBase64(nonce),
+          ciphertext: toBase64(ciphertext),
+        };
+        return Promise.resolve({ json: response });
+      },
+    }),
 
-    "cipher.decrypt": async (request) => {
-      await guard(ctx, request.peer, RULE); // upstream authorizes decrypt before parsing
-      if (stream(request.headers)) {
-        const body = await request.body();
-        if (body.length < 1) return plainError("crypto_failed_to_read_version");
-        if (body[0] !== CIPHER_VERSION) return plainError("crypto_unsupported_version");
-        if (body.length < 1 + NONCE_BYTES) return plainError("crypto_failed_to_read_nonce");
-        const ciphertext = body.subarray(1 + NONCE_BYTES);
-        if (ciphertext.length > limit) throw badRequest("the ciphertext is too large");
+    "cipher.decrypt": nexusRoute({
+      // Upstream authorizes decrypt before parsing: nothing is read before the guard.
+      read: () => Promise.resolve(undefined),
+      rule: () => RULE,
+      act: async (_, request) => {
+        if (stream(request.headers)) {
+          const body = await request.body();
+          if (body.length < 1) return plainError("crypto_failed_to_read_version");
+          if (body[0] !== CIPHER_VERSION) return plainError("crypto_unsupported_version");
+          if (body.length < 1 + NONCE_BYTES) return plainError("crypto_failed_to_read_nonce");
+          const ciphertext = body.subarray(1 + NONCE_BYTES);
+          if (ciphertext.length > limit) throw badRequest("the ciphertext is too large");
+          try {
+            const plaintext = key().decrypt(body.subarray(1, 1 + NONCE_BYTES), ciphertext, AAD);
+            return { bytes: plaintext, contentType: STREAM_CONTENT_TYPE };
+          } catch (e) {
+            if (e instanceof IntegrityError) return plainError("decryption failed");
+            throw e;
+          }
+        }
+        const { nonce, ciphertext } = readDecrypt(await request.json(), limit);
+        let plaintext: Uint8Array;
         try {
-          const plaintext = key().decrypt(body.subarray(1, 1 + NONCE_BYTES), ciphertext, AAD);
-          return { bytes: plaintext, contentType: STREAM_CONTENT_TYPE };
+          plaintext = key().decrypt(nonce, ciphertext, AAD);
         } catch (e) {
-          if (e instanceof IntegrityError) return plainError("decryption failed");
+          if (e instanceof IntegrityError) throw internalError("decryption failed");
           throw e;
         }
-      }
-      const { nonce, ciphertext } = readDecrypt(await request.json(), limit);
-      let plaintext: Uint8Array;
-      try {
-        plaintext = key().decrypt(nonce, ciphertext, AAD);
-      } catch (e) {
-        if (e instanceof IntegrityError) throw internalError("decryption failed");
-        throw e;
-      }
-      const response: DecryptResponse = { plaintext: toBase64(plaintext) };
-      plaintext.fill(0);
-      return { json: response };
-    },
+        const response: DecryptResponse = { plaintext: toBase64(plaintext) };
+        plaintext.fill(0);
+        return { json: response };
+      },
+    }),
   };
 }

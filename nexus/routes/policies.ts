@@ -17,13 +17,11 @@ import {
   validatePolicyPut,
 } from "../../lib/api/policies.ts";
 import { goTime } from "../../lib/api/json.ts";
-import type { NexusRouteName } from "../../lib/api/routes.ts";
-import type { RouteHandler } from "../../lib/http/dispatch.ts";
+import type { RouteRequest } from "../../lib/http/dispatch.ts";
 import type { StoredPolicy } from "../auth/policy.ts";
-import { guard, SYSTEM_PATH } from "../auth/guard.ts";
+import { SYSTEM_PATH } from "../auth/guard.ts";
 import type { NexusContext } from "../context.ts";
-
-type PolicyRoute = "policy.put" | "policy.get" | "policy.delete" | "policy.list";
+import { nexusRoute, policyRule, type RouteGroup } from "./route.ts";
 
 /** A stored policy as the API shows it (`spiffiedPattern` is upstream's spelling). */
 export function policyResponse(p: StoredPolicy): PolicyResponse {
@@ -38,54 +36,66 @@ export function policyResponse(p: StoredPolicy): PolicyResponse {
   };
 }
 
+/** Notes the policy named in the audit record once the body is read. */
+function noted<T>(request: RouteRequest<string>, name: string, body: T): T {
+  request.note("policy", name);
+  return body;
+}
+
 /** The policy route handlers. */
-export function policyHandlers(
-  ctx: NexusContext,
-): Record<PolicyRoute, RouteHandler<NexusRouteName>> {
-  const acl = (wanted: "read" | "write" | "list") => ({
-    path: SYSTEM_PATH.acl,
-    wanted: [wanted],
-    lite: "deny" as const,
-  });
+export function policyHandlers(ctx: NexusContext): RouteGroup<"policy"> {
   return {
-    "policy.put": async (request) => {
-      const body = readPolicyPut(await request.json());
-      request.note("policy", body.name);
-      await guard(ctx, request.peer, acl("write"));
-      const policy = validatePolicyPut(body);
-      await ctx.policies.put(policy);
-      return { json: {} };
-    },
+    "policy.put": nexusRoute({
+      read: async (request) => {
+        const body = readPolicyPut(await request.json());
+        return noted(request, body.name, body);
+      },
+      rule: () => policyRule(SYSTEM_PATH.acl, "write"),
+      act: async (body) => {
+        await ctx.policies.put(validatePolicyPut(body));
+        return { json: {} };
+      },
+    }),
 
-    "policy.get": async (request) => {
-      const body = readPolicyId(await request.json());
-      request.note("policy", body.id);
-      await guard(ctx, request.peer, acl("read"));
-      const policy = await ctx.policies.get(validatePolicyId(body));
-      return { json: policyResponse(policy) };
-    },
+    "policy.get": nexusRoute({
+      read: async (request) => {
+        const body = readPolicyId(await request.json());
+        return noted(request, body.id, body);
+      },
+      rule: () => policyRule(SYSTEM_PATH.acl, "read"),
+      act: async (body) => {
+        const policy = await ctx.policies.get(validatePolicyId(body));
+        return { json: policyResponse(policy) };
+      },
+    }),
 
-    "policy.delete": async (request) => {
-      const body = readPolicyId(await request.json());
-      request.note("policy", body.id);
-      await guard(ctx, request.peer, acl("write"));
-      await ctx.policies.delete(validatePolicyId(body));
-      return { json: {} };
-    },
+    "policy.delete": nexusRoute({
+      read: async (request) => {
+        const body = readPolicyId(await request.json());
+        return noted(request, body.id, body);
+      },
+      rule: () => policyRule(SYSTEM_PATH.acl, "write"),
+      act: async (body) => {
+        await ctx.policies.delete(validatePolicyId(body));
+        return { json: {} };
+      },
+    }),
 
-    "policy.list": async (request) => {
-      const filter = parsePolicyList(await request.json());
-      await guard(ctx, request.peer, acl("list"));
-      const all = await ctx.policies.all();
-      const matching = filter.spiffeidPattern
-        ? all.filter((p) => p.spiffeIdPattern === filter.spiffeidPattern)
-        : filter.pathPattern
-        ? all.filter((p) => p.pathPattern === filter.pathPattern)
-        : all;
-      const response: PolicyListResponse = {
-        policies: matching.map((p) => ({ id: "", name: p.name })),
-      };
-      return { json: response };
-    },
+    "policy.list": nexusRoute({
+      read: async (request) => parsePolicyList(await request.json()),
+      rule: () => policyRule(SYSTEM_PATH.acl, "list"),
+      act: async (filter) => {
+        const all = await ctx.policies.all();
+        const matching = filter.spiffeidPattern
+          ? all.filter((p) => p.spiffeIdPattern === filter.spiffeidPattern)
+          : filter.pathPattern
+          ? all.filter((p) => p.pathPattern === filter.pathPattern)
+          : all;
+        const response: PolicyListResponse = {
+          policies: matching.map((p) => ({ id: "", name: p.name })),
+        };
+        return { json: response };
+      },
+    }),
   };
 }

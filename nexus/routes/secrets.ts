@@ -1,13 +1,13 @@
 /**
  * The secret routes: put, get, delete, undelete, list and metadata. Each one
- * reads its body (shape errors are 400), guards (401), validates the fields
- * (400), then acts. Audit records get the path and version, never a value.
+ * reads its body (shape errors are 400), is guarded on the path (401),
+ * validates the fields (400), then acts. Audit records get the path and
+ * version, never a value.
  *
  * @module
  */
 
 import { goTime } from "../../lib/api/json.ts";
-import type { NexusRouteName } from "../../lib/api/routes.ts";
 import {
   readSecretPut,
   readSecretVersion,
@@ -18,96 +18,96 @@ import {
   validateSecretPath,
   validateSecretValues,
 } from "../../lib/api/secrets.ts";
-import type { RouteHandler } from "../../lib/http/dispatch.ts";
-import { guard, SYSTEM_PATH } from "../auth/guard.ts";
+import type { RouteRequest } from "../../lib/http/dispatch.ts";
+import { SYSTEM_PATH } from "../auth/guard.ts";
 import type { NexusContext } from "../context.ts";
+import { nexusRoute, policyRule, type RouteGroup } from "./route.ts";
 
-type SecretRoute =
-  | "secret.put"
-  | "secret.get"
-  | "secret.delete"
-  | "secret.undelete"
-  | "secret.list"
-  | "secret.metadata";
+/** Notes the secret path in the audit record once the body is read. */
+function noted<T extends { path: string }>(request: RouteRequest<string>, body: T): T {
+  request.note("path", body.path);
+  return body;
+}
 
 /** The secret route handlers. */
-export function secretHandlers(
-  ctx: NexusContext,
-): Record<SecretRoute, RouteHandler<NexusRouteName>> {
+export function secretHandlers(ctx: NexusContext): RouteGroup<"secret"> {
   return {
-    "secret.put": async (request) => {
-      const { path, values } = readSecretPut(await request.json());
-      request.note("path", path);
-      await guard(ctx, request.peer, { path, wanted: ["write"], lite: "deny" });
-      validateSecretPath(path);
-      const json = validateSecretValues(values);
-      const version = await ctx.secrets.put(path, json);
-      json.fill(0);
-      request.note("version", version);
-      return { json: {} };
-    },
+    "secret.put": nexusRoute({
+      read: async (request) => noted(request, readSecretPut(await request.json())),
+      rule: ({ path }) => policyRule(path, "write"),
+      act: async ({ path, values }, request) => {
+        validateSecretPath(path);
+        const json = validateSecretValues(values);
+        const version = await ctx.secrets.put(path, json);
+        json.fill(0);
+        request.note("version", version);
+        return { json: {} };
+      },
+    }),
 
-    "secret.get": async (request) => {
-      const { path, version } = readSecretVersion(await request.json());
-      request.note("path", path);
-      await guard(ctx, request.peer, { path, wanted: ["read"], lite: "deny" });
-      validateSecretPath(path);
-      const response: SecretGetResponse = { data: await ctx.secrets.get(path, version) };
-      return { json: response };
-    },
+    "secret.get": nexusRoute({
+      read: async (request) => noted(request, readSecretVersion(await request.json())),
+      rule: ({ path }) => policyRule(path, "read"),
+      act: async ({ path, version }) => {
+        validateSecretPath(path);
+        const response: SecretGetResponse = { data: await ctx.secrets.get(path, version) };
+        return { json: response };
+      },
+    }),
 
-    "secret.delete": async (request) => {
-      const { path, versions } = readSecretVersions(await request.json());
-      request.note("path", path);
-      await guard(ctx, request.peer, { path, wanted: ["write"], lite: "deny" });
-      validateSecretPath(path);
-      await ctx.secrets.delete(path, versions);
-      return { json: {} };
-    },
+    "secret.delete": nexusRoute({
+      read: async (request) => noted(request, readSecretVersions(await request.json())),
+      rule: ({ path }) => policyRule(path, "write"),
+      act: async ({ path, versions }) => {
+        validateSecretPath(path);
+        await ctx.secrets.delete(path, versions);
+        return { json: {} };
+      },
+    }),
 
-    "secret.undelete": async (request) => {
-      const { path, versions } = readSecretVersions(await request.json());
-      request.note("path", path);
-      await guard(ctx, request.peer, { path, wanted: ["write"], lite: "deny" });
-      validateSecretPath(path);
-      await ctx.secrets.undelete(path, versions);
-      return { json: {} };
-    },
+    "secret.undelete": nexusRoute({
+      read: async (request) => noted(request, readSecretVersions(await request.json())),
+      rule: ({ path }) => policyRule(path, "write"),
+      act: async ({ path, versions }) => {
+        validateSecretPath(path);
+        await ctx.secrets.undelete(path, versions);
+        return { json: {} };
+      },
+    }),
 
-    "secret.list": async (request) => {
-      await request.json();
-      await guard(ctx, request.peer, {
-        path: SYSTEM_PATH.secretList,
-        wanted: ["list"],
-        lite: "deny",
-      });
-      const response: SecretListResponse = { keys: await ctx.secrets.list() };
-      return { json: response };
-    },
+    "secret.list": nexusRoute({
+      read: (request) => request.json(),
+      rule: () => policyRule(SYSTEM_PATH.secretList, "list"),
+      act: async () => {
+        const response: SecretListResponse = { keys: await ctx.secrets.list() };
+        return { json: response };
+      },
+    }),
 
-    "secret.metadata": async (request) => {
-      const { path, version } = readSecretVersion(await request.json());
-      request.note("path", path);
-      await guard(ctx, request.peer, { path, wanted: ["read"], lite: "deny" });
-      validateSecretPath(path);
-      const meta = await ctx.secrets.metadata(path, version);
-      const response: SecretMetadataResponse = {
-        versions: Object.fromEntries(
-          Object.entries(meta.versions).map(([n, v]) => [n, {
-            createdTime: goTime(v.created),
-            version: Number(n),
-            deletedTime: v.deleted === null ? null : goTime(v.deleted),
-          }]),
-        ),
-        metadata: {
-          currentVersion: meta.current,
-          oldestVersion: meta.oldest,
-          createdTime: goTime(meta.created),
-          updatedTime: goTime(meta.updated),
-          maxVersions: meta.maxVersions,
-        },
-      };
-      return { json: response };
-    },
+    "secret.metadata": nexusRoute({
+      read: async (request) => noted(request, readSecretVersion(await request.json())),
+      rule: ({ path }) => policyRule(path, "read"),
+      act: async ({ path, version }) => {
+        validateSecretPath(path);
+        const meta = await ctx.secrets.metadata(path, version);
+        const response: SecretMetadataResponse = {
+          versions: Object.fromEntries(
+            Object.entries(meta.versions).map(([n, v]) => [n, {
+              createdTime: goTime(v.created),
+              version: Number(n),
+              deletedTime: v.deleted === null ? null : goTime(v.deleted),
+            }]),
+          ),
+          metadata: {
+            currentVersion: meta.current,
+            oldestVersion: meta.oldest,
+            createdTime: goTime(meta.created),
+            updatedTime: goTime(meta.updated),
+            maxVersions: meta.maxVersions,
+          },
+        };
+        return { json: response };
+      },
+    }),
   };
 }

@@ -12,7 +12,7 @@ import { notFound } from "../../lib/api/errors.ts";
 import type { AeadKey } from "../../lib/crypto/aead.ts";
 import type { Permission } from "../../lib/api/policies.ts";
 import type { StoredPolicy } from "../auth/policy.ts";
-import type { Store, StoreKey } from "../store/store.ts";
+import { compareAndSet, type Store, type StoreKey } from "../store/store.ts";
 
 const key = (name: string): StoreKey => ["policy", name];
 const aad = (name: string) => `policy\u0000${name}`;
@@ -29,7 +29,7 @@ interface Sealed {
 }
 
 /** The policies of one Nexus. */
-export class PolicyStore {
+export class Policies {
   /**
    * Decrypted policies by name, with the versionstamp they were read at. The
    * store is still listed on every request; only the decryption of a record
@@ -49,8 +49,7 @@ export class PolicyStore {
   async put(
     policy: Omit<StoredPolicy, "createdAt" | "updatedAt">,
   ): Promise<StoredPolicy> {
-    for (let attempt = 0; attempt < 100; attempt++) {
-      const entry = await this.store.get(key(policy.name));
+    return await compareAndSet(this.store, key(policy.name), (entry, tx) => {
       const now = Date.now();
       const createdAt = entry ? this.#open(policy.name, entry.value).createdAt.getTime() : now;
       const sealed: Sealed = {
@@ -61,16 +60,12 @@ export class PolicyStore {
         createdAt,
         updatedAt: now,
       };
-      const { ok } = await this.store.atomic()
-        .check(key(policy.name), entry?.versionstamp ?? null)
-        .set(
-          key(policy.name),
-          this.key().seal(encoder.encode(JSON.stringify(sealed)), aad(policy.name)),
-        )
-        .commit();
-      if (ok) return { ...sealed, createdAt: new Date(createdAt), updatedAt: new Date(now) };
-    }
-    throw new Error(`could not write policy ${policy.name}: too many concurrent writers`);
+      tx.set(
+        key(policy.name),
+        this.key().seal(encoder.encode(JSON.stringify(sealed)), aad(policy.name)),
+      );
+      return { ...sealed, createdAt: new Date(createdAt), updatedAt: new Date(now) };
+    }, { what: `policy ${policy.name}` });
   }
 
   /** A policy by name; 404 when there is none. */
@@ -82,14 +77,10 @@ export class PolicyStore {
 
   /** Deletes a policy by name; 404 when there is none. */
   async delete(name: string): Promise<void> {
-    for (let attempt = 0; attempt < 100; attempt++) {
-      const entry = await this.store.get(key(name));
+    await compareAndSet(this.store, key(name), (entry, tx) => {
       if (!entry) throw notFound();
-      const { ok } = await this.store.atomic().check(key(name), entry.versionstamp)
-        .delete(key(name)).commit();
-      if (ok) return;
-    }
-    throw new Error(`could not delete policy ${name}: too many concurrent writers`);
+      tx.delete(key(name));
+    }, { what: `policy ${name}` });
   }
 
   /** Every policy, in name order, as the store holds them now. */

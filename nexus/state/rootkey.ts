@@ -14,7 +14,9 @@
  * @module
  */
 
-import { Keyring } from "../../lib/crypto/keyring.ts";
+import { notReady } from "../../lib/api/errors.ts";
+import type { AeadKey } from "../../lib/crypto/aead.ts";
+import { type KeyPurpose, Keyring } from "../../lib/crypto/keyring.ts";
 import { combineShares, shareAt, shareIndex, sharesFor } from "../../lib/crypto/shamir.ts";
 import type { Store } from "../store/store.ts";
 
@@ -73,14 +75,16 @@ export class RootKeyState {
     return this.#status;
   }
 
-  /** The sub-keys, once ready; undefined before. */
-  get keyring(): Keyring | undefined {
-    return this.#status === "ready" ? this.#keyring : undefined;
-  }
-
-  /** The sub-keys of the ready or pending key (bootstrap verify may use a pending one). */
-  get candidateKeyring(): Keyring | undefined {
-    return this.#status === "waiting" ? undefined : this.#keyring;
+  /**
+   * The sub-key for `purpose`, the one way to get a key: from the ready key;
+   * Bootstrap's verify key also from a pending one (that is how a first key
+   * is confirmed, and nothing else may use a pending key). A 503 otherwise.
+   */
+  key(purpose: KeyPurpose): AeadKey {
+    const usable = this.#status === "ready" ||
+      (this.#status === "pending" && purpose === "bootstrap-verify");
+    if (!usable || !this.#keyring) throw notReady();
+    return this.#keyring.key(purpose);
   }
 
   /** Calls `listener` each time the key becomes ready. */

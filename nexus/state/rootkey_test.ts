@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { splitRootKey } from "../../lib/crypto/shamir.ts";
-import { openMemoryStore, type Store } from "../store/store.ts";
+import { openMemoryStore } from "../store/kv.ts";
+import type { Store } from "../store/store.ts";
 import { RootKeyState } from "./rootkey.ts";
 
 function byIndex(shares: Uint8Array[]): Map<number, Uint8Array> {
@@ -12,7 +13,7 @@ async function withStore(fn: (store: Store) => Promise<void>): Promise<void> {
   try {
     await fn(store);
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -26,8 +27,8 @@ Deno.test("a first key from Keepers stays pending until confirmed, then is check
       outcome: "pending",
     });
     assert.equal(state.status, "pending");
-    assert.equal(state.keyring, undefined); // nothing may use a pending key but verify
-    assert.ok(state.candidateKeyring);
+    assert.throws(() => state.key("secrets"), /not_ready/); // nothing may use a pending key but verify
+    assert.ok(state.key("bootstrap-verify"));
     assert.ok(await state.confirmPending());
     assert.equal(state.status, "ready");
     assert.equal(await state.initialized(), true);
@@ -54,7 +55,7 @@ Deno.test("shares that fail the key check are rejected and nothing is used", () 
     const result = await state.adopt(byIndex(other), "restore");
     assert.equal(result.outcome, "rejected");
     assert.equal(state.status, "waiting");
-    assert.equal(state.candidateKeyring, undefined);
+    assert.throws(() => state.key("bootstrap-verify"), /not_ready/);
     const mixed = new Map([[1, shares[0].slice()], [2, other[1].slice()]]);
     assert.equal((await state.adopt(mixed, "keepers")).outcome, "rejected");
     assert.equal(state.status, "waiting");

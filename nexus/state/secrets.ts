@@ -4,13 +4,15 @@
  * Layout in the store (paths and version numbers are in the keys, in clear):
  * - `["secret-meta", path]`: the path's metadata (versions, their times,
  *   current and oldest), sealed with associated data naming the path;
- * - `["secret-data", path, version, chunk]`: the version's values as JSON,
- *   sealed in chunks below Deno KV's 64 KiB value limit, each bound to its
- *   path, version, position and chunk count.
+ * - `["secret-data", path, version, 0]`: the version's values as JSON, one
+ *   whole sealed value bound to its path and version (the store's backend
+ *   deals with its own size limits). Versions written before the store took
+ *   whole values may be in several chunks `0..n-1` (their metadata says
+ *   `chunks: n`); they are read and pruned as they are.
  *
  * Every write is one atomic commit checked against the metadata's
- * versionstamp (compare-and-set), retried on conflict: concurrent writers to
- * a path each get their own version and none is lost, across processes too.
+ * versionstamp ({@link compareAndSet}): concurrent writers to a path each get
+ * their own version and none is lost, across processes too.
  * Versions beyond the maximum are deleted from the store in the same commit.
  * A record that fails its integrity check is never served.
  *
@@ -19,17 +21,14 @@
 
 import { notFound } from "../../lib/api/errors.ts";
 import type { AeadKey } from "../../lib/crypto/aead.ts";
-import type { Store, StoreKey, StoreTransaction } from "../store/store.ts";
-
-/** Largest plaintext per data chunk (sealed, it stays below 64 KiB). */
-export const CHUNK_BYTES = 60 * 1024;
-const MAX_ATTEMPTS = 200;
+import { compareAndSet, type Store, type StoreKey, type StoreTransaction } from "../store/store.ts";
 
 /** One version's bookkeeping. */
 export interface VersionRecord {
   created: number;
   deleted: number | null;
-  chunks: number;
+  /** Only in versions written before the store took whole values: their chunk count. */
+  chunks?: number;
 }
 
 /** A path's metadata, as stored (sealed). */
@@ -69,8 +68,11 @@ function recomputeOldest(meta: SecretMeta): void {
   meta.oldest = live(meta)[0] ?? 0;
 }
 
+/** The chunks a version's data is in (one, unless written by an older Nexus). */
+const chunksOf = (record: VersionRecord) => record.chunks ?? 1;
+
 /** The versioned, encrypted secrets of one Nexus. */
-export class SecretStore {
+export class Secrets {
   // Writers to the same path in this process take turns; CAS covers other processes.
   readonly #queues = new Map<string, Promise<unknown>>();
 
@@ -82,11 +84,13 @@ export class SecretStore {
     readonly maxVersions: () => number,
   ) {}
 
-  async #readMeta(path: string): Promise<{ meta: SecretMeta; versionstamp: string } | null> {
+  #openMeta(path: string, value: Uint8Array): SecretMeta {
+    return JSON.parse(decoder.decode(this.key().open(value, metaAad(path)))) as SecretMeta;
+  }
+
+  async #readMeta(path: string): Promise<SecretMeta | null> {
     const entry = await this.store.get(metaKey(path));
-    if (!entry) return null;
-    const meta = JSON.parse(decoder.decode(this.key().open(entry.value, metaAad(path))));
-    return { meta: meta as SecretMeta, versionstamp: entry.versionstamp };
+    return entry && this.#openMeta(path, entry.value);
   }
 
   #sealMeta(meta: SecretMeta): Uint8Array {
@@ -112,16 +116,15 @@ export class SecretStore {
       tx: StoreTransaction,
     ) => { meta: SecretMeta; result: T },
   ): Promise<T> {
-    return await this.#serially(path, async () => {
-      for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-        const read = await this.#readMeta(path);
-        const tx = this.store.atomic().check(metaKey(path), read?.versionstamp ?? null);
-        const { meta, result } = change(read ? structuredClone(read.meta) : null, tx);
-        tx.set(metaKey(path), this.#sealMeta(meta));
-        if ((await tx.commit()).ok) return result;
-      }
-      throw new Error(`could not write ${path}: too many concurrent writers`);
-    });
+    return await this.#serially(
+      path,
+      () =>
+        compareAndSet(this.store, metaKey(path), (entry, tx) => {
+          const { meta, result } = change(entry && this.#openMeta(path, entry.value), tx);
+          tx.set(metaKey(path), this.#sealMeta(meta));
+          return result;
+        }, { attempts: 200, what: path }),
+    );
   }
 
   /** Stores `json` (the values) as a new version; returns its number. */
@@ -139,18 +142,14 @@ export class SecretStore {
       };
       const existing = versionNumbers(next);
       const version = next.current > 0 ? next.current + 1 : (existing.at(-1) ?? 0) + 1;
-      const chunks = Math.max(1, Math.ceil(json.length / CHUNK_BYTES));
-      for (let i = 0; i < chunks; i++) {
-        const part = json.subarray(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES);
-        tx.set(dataKey(path, version, i), this.key().seal(part, dataAad(path, version, i, chunks)));
-      }
-      next.versions[version] = { created: now, deleted: null, chunks };
+      tx.set(dataKey(path, version, 0), this.key().seal(json, dataAad(path, version, 0, 1)));
+      next.versions[version] = { created: now, deleted: null };
       next.current = version;
       next.updated = now;
       next.maxVersions = this.maxVersions();
       // Keep at most maxVersions: the lowest-numbered go, deleted or not, from storage too.
       for (const old of versionNumbers(next).slice(0, -next.maxVersions)) {
-        for (let i = 0; i < next.versions[old].chunks; i++) tx.delete(dataKey(path, old, i));
+        for (let i = 0; i < chunksOf(next.versions[old]); i++) tx.delete(dataKey(path, old, i));
         delete next.versions[old];
       }
       recomputeOldest(next);
@@ -160,32 +159,43 @@ export class SecretStore {
 
   /** A version's values (0: the current one); 404 when missing or deleted. */
   async get(path: string, version: number): Promise<Record<string, string>> {
-    const read = await this.#readMeta(path);
-    if (!read) throw notFound();
-    const { meta } = read;
+    const meta = await this.#readMeta(path);
+    if (!meta) throw notFound();
     const v = version === 0 ? meta.current : version;
     const record = meta.versions[v];
     if (v === 0 || !record || record.deleted !== null) throw notFound();
-    // Most secrets fit one chunk: a point read is cheaper than a range.
-    const entries = record.chunks === 1
-      ? [await this.store.get(dataKey(path, v, 0))].filter((e) => e !== null)
-      : await this.store.list(["secret-data", path, v]);
-    if (entries.length !== record.chunks) {
-      throw new Error(`secret ${path} version ${v}: ${entries.length} of ${record.chunks} chunks`);
+    const json = chunksOf(record) === 1
+      ? await this.#readWhole(path, v)
+      : await this.#readChunks(path, v, chunksOf(record));
+    const values = JSON.parse(decoder.decode(json)) as Record<string, string>;
+    json.fill(0);
+    return values;
+  }
+
+  async #readWhole(path: string, v: number): Promise<Uint8Array> {
+    const entry = await this.store.get(dataKey(path, v, 0));
+    if (!entry) throw new Error(`secret ${path} version ${v}: its data is missing`);
+    return this.key().open(entry.value, dataAad(path, v, 0, 1));
+  }
+
+  /** A version an older Nexus wrote in chunks, each sealed on its own. */
+  async #readChunks(path: string, v: number, chunks: number): Promise<Uint8Array> {
+    const entries = await this.store.list(["secret-data", path, v]);
+    if (entries.length !== chunks) {
+      throw new Error(`secret ${path} version ${v}: ${entries.length} of ${chunks} chunks`);
     }
     const parts = entries.map((entry, i) => {
       if (entry.key[3] !== i) throw new Error(`secret ${path} version ${v}: chunk ${i} missing`);
-      return this.key().open(entry.value, dataAad(path, v, i, record.chunks));
+      return this.key().open(entry.value, dataAad(path, v, i, chunks));
     });
     const json = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
     let at = 0;
     for (const p of parts) {
       json.set(p, at);
       at += p.length;
+      p.fill(0);
     }
-    const values = JSON.parse(decoder.decode(json)) as Record<string, string>;
-    json.fill(0);
-    return values;
+    return json;
   }
 
   /** Marks versions deleted (0 or none: the current one); 404 when the path is unknown. */
@@ -249,11 +259,11 @@ export class SecretStore {
 
   /** A path's metadata, with the same existence rules as {@link get}. */
   async metadata(path: string, version: number): Promise<SecretMeta> {
-    const read = await this.#readMeta(path);
-    if (!read) throw notFound();
-    const v = version === 0 ? read.meta.current : version;
-    const record = read.meta.versions[v];
+    const meta = await this.#readMeta(path);
+    if (!meta) throw notFound();
+    const v = version === 0 ? meta.current : version;
+    const record = meta.versions[v];
     if (v === 0 || !record || record.deleted !== null) throw notFound();
-    return read.meta;
+    return meta;
   }
 }

@@ -11,74 +11,19 @@
  * up to `SPIKE_NEXUS_DB_BUSY_TIMEOUT_MS`), and every write is checked against
  * the versionstamps read before it, like Deno KV's atomic checks.
  *
- * Keys are tuples encoded so that byte order is tuple order (strings and
- * numbers, as FoundationDB's tuple layer does), so prefix listing is a range.
+ * Keys are encoded by `keys.ts` so that byte order is tuple order, so a
+ * prefix listing is a range; values are whole (a blob per key).
  *
  * @module
  */
 
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { join } from "node:path";
-import type { Store, StoreEntry, StoreKey, StoreTransaction } from "./store.ts";
+import { decodeKey, encodeKey } from "./keys.ts";
+import type { ListOptions, Store, StoreEntry, StoreKey, StoreTransaction } from "./store.ts";
 
 /** Name of the database file inside the data folder. */
 export const SQLITE_FILE = "spike.db";
-
-const STRING = 0x02;
-const NUMBER = 0x21;
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
-/** Encodes a key tuple; byte order equals tuple order. */
-export function encodeKey(key: StoreKey): Uint8Array {
-  const parts: number[] = [];
-  for (const element of key) {
-    if (typeof element === "string") {
-      parts.push(STRING);
-      for (const b of encoder.encode(element)) {
-        parts.push(b);
-        if (b === 0x00) parts.push(0xff); // an escaped NUL, so the terminator stays unique
-      }
-      parts.push(0x00);
-    } else {
-      if (!Number.isFinite(element)) throw new Error(`key element ${element} is not finite`);
-      const bytes = new Uint8Array(8);
-      new DataView(bytes.buffer).setFloat64(0, element);
-      // Flip so that byte order is numeric order: all bits for negatives, the sign for others.
-      if (bytes[0] & 0x80) { for (let i = 0; i < 8; i++) bytes[i] ^= 0xff; }
-      else bytes[0] ^= 0x80;
-      parts.push(NUMBER, ...bytes);
-    }
-  }
-  return new Uint8Array(parts);
-}
-
-/** Decodes what {@link encodeKey} made. */
-export function decodeKey(bytes: Uint8Array): StoreKey {
-  const out: (string | number)[] = [];
-  let i = 0;
-  while (i < bytes.length) {
-    const type = bytes[i++];
-    if (type === STRING) {
-      const raw: number[] = [];
-      while (bytes[i] !== 0x00 || bytes[i + 1] === 0xff) {
-        raw.push(bytes[i]);
-        i += bytes[i] === 0x00 ? 2 : 1;
-      }
-      i++;
-      out.push(decoder.decode(new Uint8Array(raw)));
-    } else if (type === NUMBER) {
-      const b = bytes.slice(i, i + 8);
-      if (b[0] & 0x80) b[0] ^= 0x80;
-      else for (let j = 0; j < 8; j++) b[j] ^= 0xff;
-      out.push(new DataView(b.buffer).getFloat64(0));
-      i += 8;
-    } else {
-      throw new Error(`unknown key element type ${type}`);
-    }
-  }
-  return out;
-}
 
 function stamp(version: number | bigint): string {
   return String(version).padStart(20, "0");
@@ -122,10 +67,7 @@ class SqliteStore implements Store {
     return Promise.resolve(row ? { key, value: row.v, versionstamp: stamp(row.ver) } : null);
   }
 
-  list(
-    prefix: StoreKey,
-    options: { limit?: number; reverse?: boolean } = {},
-  ): Promise<StoreEntry[]> {
+  list(prefix: StoreKey, options: ListOptions = {}): Promise<StoreEntry[]> {
     const low = encodeKey(prefix);
     const high = new Uint8Array(low.length + 1);
     high.set(low);
@@ -202,7 +144,9 @@ class SqliteStore implements Store {
     batch.forEach((p, i) => p.resolve({ ok: results[i] }));
   }
 
-  close(): void {
+  /** Waits for queued commits to be answered, then closes the database. */
+  async close(): Promise<void> {
+    while (this.#pending.length > 0) await new Promise((r) => setTimeout(r, 0));
     this.#db.close();
   }
 }

@@ -1,25 +1,33 @@
 /**
- * The storage Nexus writes through: ordered keys, byte values, and atomic
- * commits guarded by versionstamp checks (compare-and-set). This is the
- * subset of Deno KV that Nexus uses, so that a shared SQL backend for several
- * Nexus replicas can implement it later; nothing above it caches values.
- *
- * Backends: `kv` is Deno KV in a file, `memory` is Deno KV in memory (nothing
- * persisted), `lite` keeps only the key-check record (in a KV file).
+ * The store: the one storage layer Nexus writes through. Ordered keys, whole
+ * byte values, and atomic commits guarded by versionstamp checks
+ * (compare-and-set). It is the subset of Deno KV that Nexus uses, so that
+ * every backend (`kv.ts`, `sqlite.ts`, `postgres.ts`) can implement it, and
+ * `store_test.ts` holds each to the same promises. Size limits of a backend
+ * (Deno KV's 64 KiB values) are the backend's business: callers store whole
+ * values. Nothing above this layer caches values without checking their
+ * versionstamps.
  *
  * @module
  */
 
-import { join } from "node:path";
-
-/** A key: a tuple of strings and numbers, ordered element by element. */
+/** A key: a tuple of strings and numbers, ordered element by element (strings before numbers). */
 export type StoreKey = readonly (string | number)[];
 
 /** A stored value with its versionstamp. */
 export interface StoreEntry {
   readonly key: StoreKey;
   readonly value: Uint8Array;
+  /** Changes at every write of the key; compares as a string, larger is newer. */
   readonly versionstamp: string;
+}
+
+/** Options of {@link Store.list}. */
+export interface ListOptions {
+  /** At most this many entries. */
+  limit?: number;
+  /** Highest key first. */
+  reverse?: boolean;
 }
 
 /** An atomic batch: checks, then writes, all or nothing. */
@@ -35,92 +43,43 @@ export interface StoreTransaction {
 /** Storage as Nexus uses it. */
 export interface Store {
   get(key: StoreKey): Promise<StoreEntry | null>;
-  /** Entries under `prefix`, in key order. */
-  list(prefix: StoreKey, options?: { limit?: number; reverse?: boolean }): Promise<StoreEntry[]>;
+  /** Entries under `prefix` (not the prefix key itself), in key order. */
+  list(prefix: StoreKey, options?: ListOptions): Promise<StoreEntry[]>;
   atomic(): StoreTransaction;
-  close(): void;
+  /** Finishes what was acknowledged and releases the backend. */
+  close(): Promise<void>;
 }
 
-/** Deno KV reports lock contention between processes this way; such writes are retried. */
-function isLocked(e: unknown): boolean {
-  return e instanceof Error && /database is locked/i.test(e.message);
+/** Options of {@link compareAndSet}. */
+export interface CompareAndSetOptions {
+  /** Commits tried before giving up. Default 100. */
+  attempts?: number;
+  /** Names the record in the error when every attempt lost (never a value). */
+  what?: string;
 }
 
-async function retryLocked<T>(op: () => Promise<T>): Promise<T> {
-  for (let attempt = 0;; attempt++) {
-    try {
-      return await op();
-    } catch (e) {
-      if (!isLocked(e) || attempt >= 20) throw e;
-      await new Promise((r) => setTimeout(r, 5 + attempt * 5));
-    }
+/**
+ * Read-modify-write of one record until its commit wins: reads `key`, hands
+ * the entry (or null) and a transaction already checked against what was
+ * read to `change`, which adds the writes and returns the result; commits;
+ * when another writer won in between, reads again. A throw from `change`
+ * aborts with nothing written. This is how every write to a record is made,
+ * so concurrent writers, in one process or several, never lose an update.
+ */
+export async function compareAndSet<T>(
+  store: Store,
+  key: StoreKey,
+  change: (current: StoreEntry | null, tx: StoreTransaction) => T | Promise<T>,
+  options: CompareAndSetOptions = {},
+): Promise<T> {
+  const attempts = options.attempts ?? 100;
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    const current = await store.get(key);
+    const tx = store.atomic().check(key, current?.versionstamp ?? null);
+    const result = await change(current, tx);
+    if ((await tx.commit()).ok) return result;
   }
-}
-
-class KvStore implements Store {
-  constructor(readonly kv: Deno.Kv) {}
-
-  async get(key: StoreKey): Promise<StoreEntry | null> {
-    const entry = await this.kv.get<Uint8Array>(key as Deno.KvKey);
-    if (entry.versionstamp === null) return null;
-    return { key, value: entry.value, versionstamp: entry.versionstamp };
-  }
-
-  async list(
-    prefix: StoreKey,
-    options: { limit?: number; reverse?: boolean } = {},
-  ): Promise<StoreEntry[]> {
-    const out: StoreEntry[] = [];
-    for await (
-      const entry of this.kv.list<Uint8Array>({ prefix: prefix as Deno.KvKey }, {
-        limit: options.limit,
-        reverse: options.reverse,
-      })
-    ) {
-      out.push({
-        key: entry.key as StoreKey,
-        value: entry.value,
-        versionstamp: entry.versionstamp,
-      });
-    }
-    return out;
-  }
-
-  atomic(): StoreTransaction {
-    const op = this.kv.atomic();
-    const tx: StoreTransaction = {
-      check: (key, versionstamp) => {
-        op.check({ key: key as Deno.KvKey, versionstamp });
-        return tx;
-      },
-      set: (key, value) => {
-        op.set(key as Deno.KvKey, value);
-        return tx;
-      },
-      delete: (key) => {
-        op.delete(key as Deno.KvKey);
-        return tx;
-      },
-      commit: async () => ({ ok: (await retryLocked(() => op.commit())).ok }),
-    };
-    return tx;
-  }
-
-  close(): void {
-    this.kv.close();
-  }
-}
-
-/** Name of the KV file inside the data folder. */
-export const KV_FILE = "spike.kv";
-
-/** Opens the KV file in `dataDir` (created with mode 0700 if missing). */
-export async function openKvStore(dataDir: string): Promise<Store> {
-  await Deno.mkdir(dataDir, { recursive: true, mode: 0o700 });
-  return new KvStore(await Deno.openKv(join(dataDir, KV_FILE)));
-}
-
-/** Opens a store that lives in memory only. */
-export async function openMemoryStore(): Promise<Store> {
-  return new KvStore(await Deno.openKv(":memory:"));
+  throw new Error(
+    `could not write ${options.what ?? "a record"}: too many concurrent writers`,
+  );
 }

@@ -1,91 +1,177 @@
-/** Every backend keeps the same promises: order, prefixes, and compare-and-set. */
+/**
+ * The store's conformance suite: every backend keeps the same promises
+ * (order, prefixes, whole values of any size, compare-and-set). To hold one
+ * more backend to them, add its factory to {@link BACKENDS}.
+ */
 
 import assert from "node:assert/strict";
-import { decodeKey, encodeKey, openSqliteStore } from "./sqlite.ts";
-import { openKvStore, openMemoryStore, type Store } from "./store.ts";
+import { KvStore, openKvStore, openMemoryStore, PART_BYTES, PARTS } from "./kv.ts";
+import { openSqliteStore } from "./sqlite.ts";
+import { compareAndSet, type Store } from "./store.ts";
 
-const BACKENDS: [string, (dir: string) => Promise<Store>][] = [
-  ["memory", () => openMemoryStore()],
-  ["kv", (dir) => openKvStore(dir)],
-  ["sqlite", (dir) => openSqliteStore(dir)],
+/** A backend under test: how to open a fresh store in an empty temporary folder. */
+interface BackendFactory {
+  name: string;
+  open(dir: string): Promise<Store>;
+  /** Skips the backend (e.g. when the server it needs is not available). */
+  ignore?: boolean;
+}
+
+const BACKENDS: BackendFactory[] = [
+  { name: "memory", open: () => openMemoryStore() },
+  { name: "kv", open: (dir) => openKvStore(dir) },
+  { name: "sqlite", open: (dir) => openSqliteStore(dir) },
 ];
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
+/** Bytes that differ at every position, so a misplaced part shows. */
+const pattern = (n: number, seed: number) =>
+  Uint8Array.from({ length: n }, (_, i) => (i * 7 + seed) & 0xff);
 
-for (const [name, open] of BACKENDS) {
-  Deno.test(`${name} store: get, ordered prefix lists, compare-and-set`, async () => {
-    const dir = await Deno.makeTempDir();
-    const store = await open(dir);
-    try {
-      assert.equal(await store.get(["a"]), null);
-      assert.ok((await store.atomic().check(["a"], null).set(["a"], bytes("1")).commit()).ok);
-      const a = (await store.get(["a"]))!;
-      assert.equal(text(a.value), "1");
-      // A check against an old versionstamp fails and changes nothing.
-      assert.ok(
-        (await store.atomic().check(["a"], a.versionstamp).set(["a"], bytes("2")).commit()).ok,
-      );
-      assert.ok(
-        !(await store.atomic().check(["a"], a.versionstamp).set(["a"], bytes("3")).commit()).ok,
-      );
-      assert.ok(
-        !(await store.atomic().check(["b"], a.versionstamp).set(["b"], bytes("x")).commit()).ok,
-      );
-      assert.equal(text((await store.get(["a"]))!.value), "2");
-      assert.equal(await store.get(["b"]), null);
-      // Tuple order: numbers numerically, strings bytewise, prefixes exact.
-      const tx = store.atomic();
-      for (const v of [10, 2, 1, 100]) tx.set(["d", "p", v, 0], bytes(`v${v}`));
-      tx.set(["d", "p2", 1, 0], bytes("other path"));
-      tx.set(["d", "p", 2, 1], bytes("v2c1"));
-      assert.ok((await tx.commit()).ok);
-      const listed = await store.list(["d", "p"]);
-      assert.deepEqual(listed.map((e) => e.key), [
-        ["d", "p", 1, 0],
-        ["d", "p", 2, 0],
-        ["d", "p", 2, 1],
-        ["d", "p", 10, 0],
-        ["d", "p", 100, 0],
-      ]);
-      assert.deepEqual((await store.list(["d", "p", 2])).map((e) => text(e.value)), ["v2", "v2c1"]);
-      assert.deepEqual((await store.list(["d"], { reverse: true, limit: 1 }))[0].key, [
-        "d",
-        "p2",
-        1,
-        0,
-      ]);
-      assert.ok((await store.atomic().delete(["d", "p", 1, 0]).commit()).ok);
-      assert.equal((await store.list(["d", "p"])).length, 4);
-    } finally {
-      store.close();
-      await Deno.remove(dir, { recursive: true });
-    }
+function conformance(name: string, factory: BackendFactory, fn: (store: Store) => Promise<void>) {
+  Deno.test({
+    name: `${factory.name} store: ${name}`,
+    ignore: factory.ignore,
+    fn: async () => {
+      const dir = await Deno.makeTempDir();
+      const store = await factory.open(dir);
+      try {
+        await fn(store);
+      } finally {
+        await store.close();
+        await Deno.remove(dir, { recursive: true });
+      }
+    },
   });
 }
 
-Deno.test("sqlite keys keep tuple order in their bytes", () => {
-  // As in Deno KV: strings sort before numbers.
-  const keys: (string | number)[][] = [
-    ["a"],
-    ["a", "z"],
-    ["a", 1],
-    ["a", 2],
-    ["a", 10],
-    ["a\u0000b"],
-    ["ab"],
-    ["b"],
-  ];
-  const compare = (x: Uint8Array, y: Uint8Array) => {
-    for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i] - y[i];
-    return x.length - y.length;
-  };
-  const encoded = keys.map(encodeKey);
-  for (let i = 1; i < encoded.length; i++) {
-    assert.ok(compare(encoded[i - 1], encoded[i]) < 0, `${keys[i - 1]} < ${keys[i]}`);
-  }
-  for (const key of [...keys, ["secret-data", "p/a", 3, 0], [-1.5, 0, 2 ** 40]]) {
-    assert.deepEqual(decodeKey(encodeKey(key)), key);
+for (const backend of BACKENDS) {
+  conformance("get, ordered prefix lists, compare-and-set", backend, async (store) => {
+    assert.equal(await store.get(["a"]), null);
+    assert.ok((await store.atomic().check(["a"], null).set(["a"], bytes("1")).commit()).ok);
+    const a = (await store.get(["a"]))!;
+    assert.equal(text(a.value), "1");
+    // A check against an old versionstamp fails and changes nothing.
+    assert.ok(
+      (await store.atomic().check(["a"], a.versionstamp).set(["a"], bytes("2")).commit()).ok,
+    );
+    assert.ok(
+      !(await store.atomic().check(["a"], a.versionstamp).set(["a"], bytes("3")).commit()).ok,
+    );
+    assert.ok(
+      !(await store.atomic().check(["b"], a.versionstamp).set(["b"], bytes("x")).commit()).ok,
+    );
+    assert.equal(text((await store.get(["a"]))!.value), "2");
+    assert.equal(await store.get(["b"]), null);
+    // Tuple order: numbers numerically, strings bytewise, prefixes exact.
+    const tx = store.atomic();
+    for (const v of [10, 2, 1, 100]) tx.set(["d", "p", v, 0], bytes(`v${v}`));
+    tx.set(["d", "p2", 1, 0], bytes("other path"));
+    tx.set(["d", "p", 2, 1], bytes("v2c1"));
+    assert.ok((await tx.commit()).ok);
+    const listed = await store.list(["d", "p"]);
+    assert.deepEqual(listed.map((e) => e.key), [
+      ["d", "p", 1, 0],
+      ["d", "p", 2, 0],
+      ["d", "p", 2, 1],
+      ["d", "p", 10, 0],
+      ["d", "p", 100, 0],
+    ]);
+    assert.deepEqual((await store.list(["d", "p", 2])).map((e) => text(e.value)), ["v2", "v2c1"]);
+    assert.deepEqual((await store.list(["d"], { reverse: true, limit: 1 }))[0].key, [
+      "d",
+      "p2",
+      1,
+      0,
+    ]);
+    assert.ok((await store.atomic().delete(["d", "p", 1, 0]).commit()).ok);
+    assert.equal((await store.list(["d", "p"])).length, 4);
+  });
+
+  conformance("a failed check writes nothing of the batch", backend, async (store) => {
+    assert.ok((await store.atomic().set(["x"], bytes("x1")).commit()).ok);
+    const stale = (await store.get(["x"]))!.versionstamp;
+    assert.ok((await store.atomic().set(["x"], bytes("x2")).commit()).ok);
+    const { ok } = await store.atomic().check(["x"], stale).set(["y"], bytes("y")).delete(["x"])
+      .set(["z"], pattern(PART_BYTES * 2, 1)).commit();
+    assert.ok(!ok);
+    assert.equal(text((await store.get(["x"]))!.value), "x2");
+    assert.equal(await store.get(["y"]), null);
+    assert.equal(await store.get(["z"]), null);
+  });
+
+  conformance("values of any size are whole, in get and list", backend, async (store) => {
+    const big = pattern(PART_BYTES * 3 + 17, 3);
+    const bigger = pattern(PART_BYTES * 5, 5);
+    assert.ok(
+      (await store.atomic().set(["v", 1], bytes("small")).set(["v", 2], big).set(
+        ["v", 3],
+        bytes("s3"),
+      )
+        .commit()).ok,
+    );
+    assert.deepEqual((await store.get(["v", 2]))!.value, big);
+    const listed = await store.list(["v"]);
+    assert.deepEqual(listed.map((e) => e.value), [bytes("small"), big, bytes("s3")]);
+    assert.deepEqual((await store.list(["v"], { reverse: true, limit: 2 })).map((e) => e.key), [
+      ["v", 3],
+      ["v", 2],
+    ]);
+    // Compare-and-set on a large value, growing, shrinking and deleting it.
+    const at = (await store.get(["v", 2]))!.versionstamp;
+    assert.ok((await store.atomic().check(["v", 2], at).set(["v", 2], bigger).commit()).ok);
+    assert.ok(!(await store.atomic().check(["v", 2], at).set(["v", 2], big).commit()).ok);
+    assert.deepEqual((await store.get(["v", 2]))!.value, bigger);
+    assert.ok((await store.atomic().set(["v", 2], big).commit()).ok);
+    assert.deepEqual((await store.get(["v", 2]))!.value, big);
+    assert.ok((await store.atomic().set(["v", 2], bytes("tiny")).commit()).ok);
+    assert.equal(text((await store.get(["v", 2]))!.value), "tiny");
+    assert.ok((await store.atomic().set(["v", 2], bigger).commit()).ok);
+    assert.ok((await store.atomic().delete(["v", 2]).commit()).ok);
+    assert.equal(await store.get(["v", 2]), null);
+    assert.deepEqual((await store.list([])).map((e) => e.key), [["v", 1], ["v", 3]]);
+  });
+
+  conformance("compareAndSet: concurrent increments lose nothing", backend, async (store) => {
+    const bump = () =>
+      compareAndSet(store, ["n"], (entry, tx) => {
+        const n = entry ? Number(text(entry.value)) + 1 : 1;
+        tx.set(["n"], bytes(String(n)));
+        return n;
+      }, { attempts: 1000 });
+    const results = await Promise.all(Array.from({ length: 20 }, bump));
+    assert.deepEqual(results.sort((x, y) => x - y), Array.from({ length: 20 }, (_, i) => i + 1));
+    await assert.rejects(
+      compareAndSet(store, ["n"], () => {
+        throw new Error("abort");
+      }),
+      /abort/,
+    );
+    assert.equal(text((await store.get(["n"]))!.value), "20");
+  });
+}
+
+Deno.test("kv: large values leave no parts behind; small ones are stored as before", async () => {
+  const kv = await Deno.openKv(":memory:");
+  const store = new KvStore(kv);
+  try {
+    const parts = async () => (await Array.fromAsync(kv.list({ prefix: [PARTS] }))).length;
+    // A value written directly (as every record was before values were split) reads as it is.
+    await kv.set(["old"], bytes("as before"));
+    assert.equal(text((await store.get(["old"]))!.value), "as before");
+    await store.atomic().set(["k"], pattern(PART_BYTES * 4, 9)).commit();
+    assert.equal(await parts(), 4);
+    await store.atomic().set(["k"], pattern(PART_BYTES * 2, 9)).commit();
+    assert.equal(await parts(), 2);
+    await store.atomic().set(["k"], bytes("small")).commit();
+    assert.equal(await parts(), 0);
+    assert.ok((await kv.get(["k"])).value instanceof Uint8Array);
+    await store.atomic().set(["k"], pattern(PART_BYTES * 3, 9)).commit();
+    await store.atomic().delete(["k"]).commit();
+    assert.equal(await parts(), 0);
+  } finally {
+    await store.close();
   }
 });
 
@@ -103,8 +189,8 @@ Deno.test("two sqlite connections to one file: each write sees the other's (CAS)
     );
     assert.equal(text((await a.get(["k"]))!.value), "b");
   } finally {
-    a.close();
-    b.close();
+    await a.close();
+    await b.close();
     await Deno.remove(dir, { recursive: true });
   }
 });

@@ -1,0 +1,71 @@
+/**
+ * Break-the-glass restore: an operator hands Nexus its shares back one call
+ * at a time; at the threshold they are combined, checked against the
+ * key-check record, and the root key is back. Calls are taken one after
+ * another, so two operators restoring at once cannot interleave a
+ * half-counted set. Shares are zeroed as soon as they are used or refused.
+ *
+ * @module
+ */
+
+import type { RootKeyState } from "./rootkey.ts";
+
+/** Where a restore stands after one share. */
+export type RestoreStep =
+  | { outcome: "collecting"; collected: number; remaining: number }
+  /** This share brought the key back. */
+  | { outcome: "restored"; collected: number }
+  /** The key was known already; the share was dropped. */
+  | { outcome: "known"; collected: number }
+  /** The shares did not give the root key; the collection starts again. */
+  | { outcome: "rejected"; reason: string };
+
+/** The shares collected by restore calls, until the threshold is reached. */
+export class RestoreCollector {
+  readonly #collected = new Map<number, Uint8Array>();
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(readonly state: RootKeyState) {}
+
+  #serially<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(fn, fn);
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  /**
+   * Takes share number `id` (a repeated id keeps the first one given). Once
+   * the key is known, every call answers `known` and the share is dropped.
+   */
+  offer(id: number, share: Uint8Array): Promise<RestoreStep> {
+    const threshold = this.state.threshold;
+    return this.#serially(async () => {
+      if (this.state.status === "ready") {
+        share.fill(0);
+        return { outcome: "known", collected: threshold };
+      }
+      if (!this.#collected.has(id)) this.#collected.set(id, share);
+      else share.fill(0);
+      if (this.#collected.size < threshold) {
+        return {
+          outcome: "collecting",
+          collected: this.#collected.size,
+          remaining: threshold - this.#collected.size,
+        };
+      }
+      try {
+        const result = await this.state.adopt(this.#collected, "restore");
+        if (result.outcome === "ready") {
+          return { outcome: "restored", collected: this.#collected.size };
+        }
+        return {
+          outcome: "rejected",
+          reason: result.outcome === "rejected" ? result.reason : result.outcome,
+        };
+      } finally {
+        for (const s of this.#collected.values()) s.fill(0);
+        this.#collected.clear();
+      }
+    });
+  }
+}
