@@ -36,12 +36,12 @@ export function secretHandlers(
 ): Record<SecretRoute, RouteHandler<NexusRouteName>> {
   return {
     "secret.put": async (request) => {
-      const { path, values } = readSecretPut(await request.json());
+      const { path, values, cas } = readSecretPut(await request.json());
       request.note("path", path);
       await guard(ctx, request.peer, { path, wanted: ["write"], lite: "deny" });
       validateSecretPath(path);
       const json = validateSecretValues(values);
-      const version = await ctx.secrets.put(path, json);
+      const version = await ctx.secrets.put(path, json, cas);
       json.fill(0);
       request.note("version", version);
       return { json: {} };
