@@ -7,7 +7,6 @@
  */
 
 import { KEEPER_ROUTES } from "../lib/api/routes.ts";
-import { createAuditTrail } from "../lib/audit.ts";
 import { envString } from "../lib/config/env.ts";
 import { createDispatcher } from "../lib/http/dispatch.ts";
 import { createLogger } from "../lib/log.ts";
@@ -21,6 +20,7 @@ import {
 import { RoleSet } from "../lib/roles.ts";
 import { authorizeMatching } from "../lib/tls/authorize.ts";
 import { createMtlsServer } from "../lib/tls/server.ts";
+import { keeperAuditTrail } from "./audit.ts";
 import { keeperHandlers } from "./routes.ts";
 import { ShareSlot } from "./state.ts";
 
@@ -43,7 +43,7 @@ await runProgram("keeper", async () => {
     handler: createDispatcher({
       routes: KEEPER_ROUTES,
       handlers: keeperHandlers(slot, roles),
-      onComplete: createAuditTrail("keeper"),
+      onComplete: keeperAuditTrail(),
       onError: (e, c) => log.error("request failed", { trail: c.trail, error: String(e) }),
     }),
     onRefused: (reason, peer) => log.warn("connection refused", { reason, peer }),
