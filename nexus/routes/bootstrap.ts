@@ -68,7 +68,10 @@ export function bootstrapHandlers(ctx: NexusContext): Handlers {
       ctx.keepers?.wake();
       // The memory backend has its own key and maybe data: Bootstrap has nothing to give it.
       const initialized = ctx.config.backend === "memory" || await ctx.state.initialized();
-      const response: BootstrapStateResponse = { initialized };
+      const response: BootstrapStateResponse = {
+        initialized,
+        ready: ctx.config.backend === "memory" || ctx.state.status === "ready",
+      };
       return { json: response };
     },
   };
