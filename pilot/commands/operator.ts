@@ -24,7 +24,7 @@ export function recoveryDir(): string {
   if (configured) return userPath(configured, "SPIKE_PILOT_RECOVERY_DIR");
   const home = Deno.env.get("HOME");
   if (!home) {
-    throw new CliError("HOME is not set; set SPIKE_PILOT_RECOVERY_DIR to a folder", Exit.usage);
+    throw new CliError("HOME is not set; set SPIKE_PILOT_RECOVERY_DIR to a folder", Exit.config);
   }
   return join(home, ".spike", "recover");
 }
@@ -60,7 +60,7 @@ const recover: Command = {
           { kind: "write", path: dir },
         );
       } catch (e) {
-        throw new CliError((e as Error).message, Exit.usage);
+        throw new CliError((e as Error).message, Exit.config);
       }
       const existing = await existingRecoveryFiles(dir);
       if (existing.length > 0) {
