@@ -117,8 +117,8 @@ export function userPath(name: string, setting: string): string {
   if (folder === undefined) {
     throw configError(
       `${setting} ${name} is relative, and spike cannot tell which folder it was started in ` +
-        "(INIT_CWD is not readable); give an absolute path, or run spike with " +
-        "--allow-env=INIT_CWD",
+        "(INIT_CWD is not granted, or that folder is not readable); give an absolute path, or " +
+        "run spike with --allow-env=INIT_CWD",
     );
   }
   return join(folder, name);

@@ -16,6 +16,7 @@ import {
   checkOut,
   explainCipher,
   IO_HELP,
+  IO_NOTE,
   IO_OPTIONS,
   ioChoice,
   readInput,
@@ -79,7 +80,7 @@ export const decrypt: Command = {
     "  --nonce BASE64          the three go together and no input is read\n" +
     "  --ciphertext BASE64\n\n" +
     "Stream mode (default): the input is the raw bytes encrypt writes. The output is the\n" +
-    "plaintext, raw.",
+    "plaintext, raw.\n\n" + IO_NOTE,
   options: {
     ...IO_OPTIONS,
     version: { type: "string" },

@@ -17,6 +17,7 @@ import {
   checkOut,
   explainCipher,
   IO_HELP,
+  IO_NOTE,
   IO_OPTIONS,
   ioChoice,
   readInput,
@@ -33,7 +34,7 @@ export const encrypt: Command = {
     "  --plaintext BASE64    JSON mode with this plaintext (no input is read)\n\n" +
     "Stream mode (default): writes the raw bytes 0x01 ‖ nonce(12) ‖ ciphertext.\n" +
     "Both forms decrypt with spike cipher decrypt (add --json for the JSON form).\n\n" +
-    "Example: echo hi | spike cipher encrypt | spike cipher decrypt",
+    "Example: echo hi | spike cipher encrypt | spike cipher decrypt\n\n" + IO_NOTE,
   options: { ...IO_OPTIONS, plaintext: { type: "string" } },
   async run({ values, positionals }) {
     if (positionals.length > 0) throw usageError(`unexpected argument: ${positionals[0]}`);

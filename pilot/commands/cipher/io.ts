@@ -73,8 +73,10 @@ export const IO_HELP = "  --file FILE           read the input from FILE (defaul
   "  -f, --format FORMAT   raw (default: the stream form) or json (the same as --json);\n" +
   "                        as upstream, -f with any other value is the input FILE\n" +
   "                        (for a file named json or raw, use --file)\n" +
-  "  --algorithm NAME      sent in JSON mode; accepted and ignored by Nexus, as upstream\n" +
-  "A relative FILE is read from, or written to, the folder you are in.";
+  "  --algorithm NAME      sent in JSON mode; accepted and ignored by Nexus, as upstream";
+
+/** The last help line of both commands. */
+export const IO_NOTE = "A relative FILE is read from, or written to, the folder you are in.";
 
 /**
  * The input file and JSON mode from `--file`, `-f` and `--json`. `-f` means
