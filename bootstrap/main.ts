@@ -71,6 +71,17 @@ await runProgram(PROGRAM, async () => {
   }).catch((e) => {
     throw new Error(`could not ask Nexus at ${config.nexusUrl} for its state: ${message(e)}`);
   });
+  if (state.initialized && state.ready === false && !config.force) {
+    // Say what is true: the data is there, the key is not loaded (Nexus answers 503).
+    throw new Error(
+      `Nexus at ${config.nexusUrl} has data under a root key that it does not hold now (it ` +
+        "answers 503 until it gets it back); nothing was changed. Bring the key back: start " +
+        "the Keepers that hold its shares, or give Nexus its break-the-glass shares with " +
+        "spike operator restore, once per share (the dev stack keeps them in " +
+        ".spike/dev/recover). To abandon that data and make a new root key, set " +
+        "SPIKE_BOOTSTRAP_FORCE=true",
+    );
+  }
   if (state.initialized && !config.force) {
     throw new Error(
       `Nexus at ${config.nexusUrl} already holds a root key and may hold data; nothing was ` +

@@ -7,7 +7,6 @@
  */
 
 import { KEEPER_ROUTES } from "../lib/api/routes.ts";
-import { createAuditTrail } from "../lib/audit.ts";
 import { envString } from "../lib/config/env.ts";
 import { createDispatcher } from "../lib/http/dispatch.ts";
 import { createLogger } from "../lib/log.ts";
@@ -21,6 +20,7 @@ import {
 import { RoleSet } from "../lib/roles.ts";
 import { authorizeMatching } from "../lib/tls/authorize.ts";
 import { createMtlsServer } from "../lib/tls/server.ts";
+import { keeperAuditTrail } from "./audit.ts";
 import { keeperGuard, keeperHandlers } from "./routes.ts";
 import { ShareSlot } from "./state.ts";
 
@@ -44,7 +44,7 @@ await runProgram("keeper", async () => {
       routes: KEEPER_ROUTES,
       handlers: keeperHandlers(slot),
       guard: keeperGuard(roles),
-      onComplete: createAuditTrail("keeper"),
+      onComplete: keeperAuditTrail(),
       onError: (e, c) => log.error("request failed", { trail: c.trail, error: String(e) }),
     }),
     onRefused: (reason, peer) => log.warn("connection refused", { reason, peer }),

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { badRequest, unauthorized } from "../lib/api/errors.ts";
+import { unauthorized } from "../lib/api/errors.ts";
 import type { KeeperRouteName } from "../lib/api/routes.ts";
 import { parseShareField, type ShardResponse, shareToWire } from "../lib/api/rootkey.ts";
 import { defineRoute, type Guard, type Route } from "../lib/http/dispatch.ts";
@@ -23,6 +23,9 @@ export function keeperGuard(roles: RoleSet): Guard<KeeperRule> {
     return Promise.resolve();
   };
 }
+
+/** What the audit line of a shard request says when the Keeper holds no share yet. */
+export const NO_SHARE = "none yet";
 
 /** The handlers of every Keeper route. */
 export function keeperHandlers(
@@ -41,10 +44,15 @@ export function keeperHandlers(
     "keeper.shard": defineRoute({
       read: (request) => request.json(),
       rule: () => ["nexus"],
-      act: () => {
+      act: (_body, request) => {
         const share = slot.read();
-        // An empty Keeper answers 400, as upstream (ADR-0022 says 404; the code says 400).
-        if (!share) throw badRequest("no share held");
+        if (!share) {
+          // Not a failure: a Keeper is empty until Nexus or Bootstrap gives it its share. The
+          // wire keeps upstream's answer (400 with this body; ADR-0022 says 404, the code 400),
+          // which Nexus reads as "no share yet"; the audit line says so instead of an error code.
+          request.note("share", NO_SHARE);
+          return Promise.resolve({ status: 400, json: { shard: null, Err: "api_bad_request" } });
+        }
         const response: ShardResponse = { shard: shareToWire(share), Err: "" };
         share.fill(0);
         return Promise.resolve({ json: response });

@@ -17,9 +17,14 @@ export class CliError extends Error {
   }
 }
 
-/** A usage error (exit 2). */
+/** A usage error (exit 2): what was typed is wrong. */
 export function usageError(message: string): CliError {
   return new CliError(message, Exit.usage);
+}
+
+/** A configuration problem (exit 7): a setting, a permission or a local file. */
+export function configError(message: string): CliError {
+  return new CliError(message, Exit.config);
 }
 
 /** A leaf command. */
@@ -40,6 +45,10 @@ export interface CommandGroup {
   name: string;
   summary: string;
   commands: (Command | CommandGroup)[];
+  /** Printed by `--version` on this group (the root). */
+  version?: string;
+  /** Text after the command list in this group's help (e.g. the environment). */
+  footer?: string;
 }
 
 function isGroup(c: Command | CommandGroup): c is CommandGroup {
@@ -50,12 +59,26 @@ function groupHelp(path: string, group: CommandGroup): string {
   const width = Math.max(...group.commands.map((c) => c.name.length));
   const lines = group.commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
   return `${group.summary}\n\nUsage: ${path} <command>\n\nCommands:\n${lines.join("\n")}\n\n` +
-    `Run "${path} <command> --help" for more.`;
+    `Run "${path} <command> --help" for more.` + (group.footer ? `\n\n${group.footer}` : "");
 }
 
 function commandHelp(path: string, command: Command): string {
   return `${command.summary}\n\nUsage: ${path} ${command.usage}`.trimEnd() +
     (command.help ? `\n\n${command.help}` : "");
+}
+
+/**
+ * `parseArgs`'s complaint in one sentence. Its unknown-option text ends in
+ * unbalanced quotes (`as in '-- "--bogus"`), so that one is worded here.
+ */
+function parseProblem(e: unknown): string {
+  const error = e as Error & { code?: string };
+  const unknown = /^Unknown option '([^']*)'/.exec(error.message ?? "");
+  if (error.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && unknown) {
+    return `unknown option ${unknown[1]} (a value that starts with - goes after --, ` +
+      `as in: -- ${unknown[1]})`;
+  }
+  return (error.message ?? String(e)).split("\n")[0];
 }
 
 /** Finds the command for `argv` and runs it; returns the exit code. */
@@ -72,6 +95,10 @@ export async function runCli(program: string, root: CommandGroup, argv: string[]
         return Exit.usage;
       }
       console.log(text);
+      return Exit.ok;
+    }
+    if (name === "--version" && group.version !== undefined) {
+      console.log(`${path} ${group.version}`);
       return Exit.ok;
     }
     const next = group.commands.find((c) => c.name === name);
@@ -98,7 +125,7 @@ export async function runCli(program: string, root: CommandGroup, argv: string[]
         strict: true,
       });
     } catch (e) {
-      console.error(`${path}: ${(e as Error).message}\nUsage: ${path} ${next.usage}`);
+      console.error(`${path}: ${parseProblem(e)}\nUsage: ${path} ${next.usage}`);
       return Exit.usage;
     }
     try {

@@ -23,6 +23,7 @@ import { ConfigError } from "../lib/config/env.ts";
 import { CliError } from "./cli.ts";
 import { Exit, exitForCode } from "./exit.ts";
 import { pathExists } from "../lib/fs.ts";
+import { missingAgentHint, unreachableHint } from "./hints.ts";
 
 const ROLE_WORDS: Partial<Record<Role, string>> = {
   "pilot-superuser": "pilot",
@@ -88,11 +89,7 @@ export function explain(
     /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|timed out|socket hang up|ECONNRESET|connection|peer closed/i
       .test(text)
   ) {
-    return new CliError(
-      `cannot reach SPIKE Nexus at ${nexusUrl} (${text}); check SPIKE_NEXUS_API_URL and that ` +
-        "Nexus runs",
-      Exit.unavailable,
-    );
+    return new CliError(unreachableHint(nexusUrl, text), Exit.unavailable);
   }
   return new CliError(text, Exit.failure);
 }
@@ -117,7 +114,7 @@ export async function withNexus<T>(
     files = svidFilesFromEnv();
     requireAccess("SPIKE_NEXUS_API_URL", { kind: "net", host: hostOf(nexusUrl) });
   } catch (e) {
-    throw new CliError(message(e), Exit.usage);
+    throw new CliError(message(e), Exit.config);
   }
   const address = pilotEndpointAddress();
   if (!files) {
@@ -126,15 +123,11 @@ export async function withNexus<T>(
       try {
         requireAccess("SPIFFE_ENDPOINT_SOCKET", { kind: "unix-socket", path: endpoint.path });
       } catch (e) {
-        throw new CliError(message(e), Exit.usage);
+        throw new CliError(message(e), Exit.config);
       }
       if (!(await pathExists(endpoint.path))) {
         // A person is waiting: say so at once instead of retrying for the source timeout.
-        throw new CliError(
-          `no Workload API socket at ${endpoint.path}; start the agent (SPIRE, or ` +
-            "deno task agent serve) or point SPIFFE_ENDPOINT_SOCKET at its socket",
-          Exit.unauthorized,
-        );
+        throw new CliError(missingAgentHint(endpoint.path), Exit.unauthorized);
       }
     }
   }
@@ -142,7 +135,7 @@ export async function withNexus<T>(
   try {
     source = await openIdentitySource({ address });
   } catch (e) {
-    if (e instanceof ConfigError) throw new CliError(e.message, Exit.usage);
+    if (e instanceof ConfigError) throw new CliError(e.message, Exit.config);
     throw new CliError(`no identity: ${message(e)}`, Exit.unauthorized);
   }
   const id = source.getX509Svid().id;

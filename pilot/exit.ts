@@ -22,6 +22,12 @@ export const Exit = {
   badRequest: 5,
   /** Nexus is not ready (503) or cannot be reached. */
   unavailable: 6,
+  /**
+   * The configuration or the machine stops the command, not what was typed:
+   * a variable that is invalid or outside the granted permissions, a file
+   * that cannot be read or written.
+   */
+  config: 7,
 } as const;
 
 /** The exit code for an API error code. */

@@ -5,16 +5,36 @@
  */
 
 import { runCli } from "./cli.ts";
-import { cipherCommands } from "./commands/cipher.ts";
+import { cipherCommands } from "./commands/cipher/mod.ts";
 import { operatorCommands } from "./commands/operator.ts";
-import { policyCommands } from "./commands/policy.ts";
+import { policyCommands } from "./commands/policy/mod.ts";
 import { runCommand } from "./commands/run.ts";
-import { secretCommands } from "./commands/secret.ts";
+import { secretCommands } from "./commands/secret/mod.ts";
 import { VERSION } from "../lib/version.ts";
+
+/** The variables Pilot reads, for `spike --help` (the README's Configuration has them all). */
+const ENVIRONMENT = `Environment:
+  SPIKE_NEXUS_API_URL          where Nexus is (default https://localhost:8553)
+  SPIFFE_ENDPOINT_SOCKET       the Workload API that gives Pilot its SVID
+                               (unix:///path or tcp://ip:port)
+  SPIKE_PILOT_DEFAULT_SOCKET   used when SPIFFE_ENDPOINT_SOCKET is unset; the spike task
+                               sets it to the dev stack's superuser socket
+  SPIKE_SVID_CERT_FILE, SPIKE_SVID_KEY_FILE, SPIKE_SVID_BUNDLE_FILE
+                               take the SVID from these files instead (all three)
+  SPIKE_TRUST_ROOT_PILOT, SPIKE_TRUST_ROOT_NEXUS
+                               trust domains of Pilot's roles and of Nexus (spike.ist)
+  SPIKE_HTTP_CLIENT_TIMEOUT    per-request deadline (default 60s)
+  SPIKE_SPIFFE_SOURCE_TIMEOUT  how long to wait for the SVID (default 30s)
+  SPIKE_PILOT_RECOVERY_DIR     where operator recover writes (default ~/.spike/recover)
+
+Exit codes: 0 ok, 1 other failure, 2 usage, 3 not found, 4 unauthorized or no identity,
+5 Nexus refused the input, 6 Nexus not ready or unreachable, 7 configuration or a local file.`;
 
 const root = {
   name: "spike",
   summary: `SPIKE Pilot ${VERSION}: manage secrets, policies and the root key of SPIKE Nexus`,
+  version: VERSION,
+  footer: ENVIRONMENT,
   commands: [
     secretCommands,
     policyCommands,

@@ -47,6 +47,8 @@ export function permissionFlags(program: Program, reach: Reach): string[] {
   const env = program === "agent"
     ? [...GRPC_ENV, "SPIFFE_ENDPOINT_SOCKET"]
     : ["SPIKE_*", "SPIFFE_ENDPOINT_SOCKET", "HOME", ...GRPC_ENV];
+  // Pilot resolves relative file names against the folder `deno task` was started in.
+  if (program === "spike") env.push("INIT_CWD");
   const flags = [`--allow-env=${env.join(",")}`];
   // An empty list would mean "everything" to Deno: leave such a flag out instead.
   if (net.length > 0) flags.push(`--allow-net=${net.join(",")}`);

@@ -16,8 +16,10 @@ Deno.test("a workload reads a secret with the client library and its own SVID", 
   const admin = await nexusAs(stack, "pilot");
   try {
     await admin.nexus.putSecret("tenants/demo/db", { user: "demo", pass: "pw" });
-    const example = async () => {
-      const socket = stack.socket("workload-a");
+    const example = async (
+      args = ["tenants/demo/db", "user"],
+      socket = stack.socket("workload-a"),
+    ) => {
       const out = await new Deno.Command(Deno.execPath(), {
         args: [
           "run",
@@ -27,8 +29,7 @@ Deno.test("a workload reads a secret with the client library and its own SVID", 
           })
             .filter((f) => !f.startsWith("--allow-run") && !f.startsWith("--ignore-env")),
           join(ROOT, "examples/read_secret.ts"),
-          "tenants/demo/db",
-          "user",
+          ...args,
         ],
         env: { SPIFFE_ENDPOINT_SOCKET: `unix://${socket}`, SPIKE_NEXUS_API_URL: stack.nexusUrl },
         clearEnv: true,
@@ -48,8 +49,75 @@ Deno.test("a workload reads a secret with the client library and its own SVID", 
     const after = await example();
     assert.equal(after.code, 0, after.stderr);
     assert.equal(after.stdout, "demo\n");
+
+    // It fails as a CLI does: one sentence and an exit code, never a stack trace.
+    const cases: [string[], number, RegExp][] = [
+      [[], 2, /usage: read_secret\.ts PATH \[KEY\]/],
+      [["tenants/demo/none"], 3, /secret tenants\/demo\/none not found/],
+      [["tenants/demo/db", "nokey"], 3, /tenants\/demo\/db has no key nokey/],
+    ];
+    for (const [args, code, message] of cases) {
+      const r = await example(args);
+      assert.equal(r.code, code, `${args}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+      assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
+    }
+    const started = performance.now();
+    const noSocket = await example(undefined, join(stack.dir, "no-agent.sock"));
+    assert.equal(noSocket.code, 4, noSocket.stderr);
+    assert.match(noSocket.stderr, /no Workload API socket at /);
+    assert.ok(performance.now() - started < 10_000, "a missing socket fails at once, not in 30 s");
   } finally {
     admin.close();
     await stack.stop();
+  }
+});
+
+Deno.test("another project uses the client as a vendored bundle (no import map, no JSR)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "spike-client-user-" });
+  const stack = await Stack.start();
+  const admin = await nexusAs(stack, "pilot");
+  try {
+    // The README's command: one file holding the client and its npm code.
+    const bundle = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "bundle",
+        "--quiet",
+        "--platform",
+        "deno",
+        "-o",
+        join(dir, "spike-client.js"),
+        "lib/client/mod.ts",
+      ],
+      cwd: ROOT,
+    }).output();
+    assert.equal(bundle.code, 0, new TextDecoder().decode(bundle.stderr));
+    await Deno.writeTextFile(
+      join(dir, "main.ts"),
+      'import { connectNexus } from "./spike-client.js";\n' +
+        "const nexus = await connectNexus();\n" +
+        'try { console.log((await nexus.getSecret("vendored/x")).k); } finally { nexus.close(); }\n',
+    );
+    await admin.nexus.putSecret("vendored/x", { k: "from a vendored client" });
+    const socket = stack.socket("pilot");
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        ...permissionFlags("spike", { sockets: [socket], hosts: [`127.0.0.1:${stack.nexusPort}`] })
+          .filter((f) => !f.startsWith("--allow-run") && !f.startsWith("--ignore-env")),
+        "--allow-read=" + dir,
+        "main.ts",
+      ],
+      cwd: dir,
+      env: { SPIFFE_ENDPOINT_SOCKET: `unix://${socket}`, SPIKE_NEXUS_API_URL: stack.nexusUrl },
+      clearEnv: true,
+    }).output();
+    const text = (b: Uint8Array) => new TextDecoder().decode(b);
+    assert.equal(out.code, 0, text(out.stderr));
+    assert.equal(text(out.stdout), "from a vendored client\n");
+  } finally {
+    admin.close();
+    await stack.stop();
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -11,7 +11,7 @@ import { parse as parseYaml } from "yaml";
 import { ApiResponseError } from "../lib/client/errors.ts";
 import { ENTRY, permissionFlags } from "../scripts/permissions.ts";
 import { nexusAs } from "./support/clients.ts";
-import { within } from "./support/programs.ts";
+import { run, within } from "./support/programs.ts";
 import { Stack } from "./support/stack.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -162,7 +162,8 @@ Deno.test("spike policy and spike cipher", async (t) => {
       );
       const regex = await spike([...base, "--path-pattern", "^app/(", "--permissions", "read"]);
       assertExit(regex, 2, "bad regex");
-      assert.match(regex.stderr, /pathPattern is not a valid RE2 regular expression/);
+      // The message names the flag the user typed, not the API's field.
+      assert.match(regex.stderr, /--path-pattern is not a valid RE2 regular expression/);
       const reserved = await spike([...base, "--path-pattern", "system", "--permissions", "read"]);
       assertExit(reserved, 2, "reserved path by substring");
       assert.match(reserved.stderr, /reserved system path/);
@@ -216,7 +217,7 @@ Deno.test("spike policy and spike cipher", async (t) => {
       const lines = human.stdout.split("\n");
       assert.deepEqual(lines.slice(0, 7), [
         "POLICY DETAILS",
-        "=============",
+        "==============", // underlined to its length
         "",
         "Name: a-reads-app",
         `SPIFFE ID Pattern: ${A_ID}`,
@@ -298,11 +299,117 @@ Deno.test("spike policy and spike cipher", async (t) => {
       assert.equal(replaced.createdAt, createdAt);
     });
 
+    await t.step(
+      "what policy get -f yaml|json prints, policy apply --file takes back",
+      async () => {
+        for (const format of ["yaml", "json"]) {
+          const got = await spike(["policy", "get", "a-reads-app", "-f", format]);
+          assertExit(got, 0, `get -f ${format}`);
+          assert.match(got.stdout, /spiffiedPattern/); // upstream's spelling
+          const file = join(files, `round-trip.${format}`);
+          await Deno.writeTextFile(file, got.stdout);
+          const applied = await spike(["policy", "apply", "--file", file], { folders: [files] });
+          assertExit(applied, 0, `apply what get -f ${format} printed`);
+          const again = await spike(["policy", "get", "a-reads-app", "-f", format]);
+          assert.equal(
+            again.stdout.replace(/updatedAt.*/, ""),
+            got.stdout.replace(/updatedAt.*/, ""),
+          );
+        }
+        const typo = join(files, "typo.yaml");
+        await Deno.writeTextFile(
+          typo,
+          `name: t\nspiffeIdPatern: '${A_ID}'\npathPattern: ^x/\npermissions: [read]\n`,
+        );
+        const bad = await spike(["policy", "apply", "--file", typo], { folders: [files] });
+        assertExit(bad, 2, "misspelt key");
+        // The error names the key it expected and the one it found.
+        assert.match(bad.stderr, /spiffeidPattern is required in .*; found spiffeIdPatern/);
+        const regex = join(files, "regex.yaml");
+        await Deno.writeTextFile(
+          regex,
+          `name: r\nspiffeidPattern: '${A_ID}'\npathPattern: ^x/(\npermissions: [read]\n`,
+        );
+        const re = await spike(["policy", "apply", "--file", regex], { folders: [files] });
+        assertExit(re, 2, "bad regex in a file");
+        assert.match(re.stderr, new RegExp(`pathPattern in ${regex} is not a valid RE2`));
+      },
+    );
+
+    await t.step("relative files are the caller's folder's (INIT_CWD), never another", async () => {
+      // As under `deno task`: the process runs in another folder (here the test's), and
+      // INIT_CWD names the folder the user typed the command in.
+      const here = join(files, "here");
+      await Deno.mkdir(here);
+      await Deno.writeTextFile(
+        join(here, "p.yaml"),
+        `name: relative\nspiffeidPattern: '${A_ID}'\npathPattern: ^rel/\npermissions: [read]\n`,
+      );
+      const env = { INIT_CWD: here };
+      const applied = await stack.spike("pilot", ["policy", "apply", "--file", "p.yaml"], {
+        env,
+        folders: [files],
+      });
+      assertExit(applied, 0, "apply a relative file");
+      assert.equal(
+        JSON.parse((await spike(["policy", "get", "relative", "-f", "j"])).stdout)
+          .pathPattern,
+        "^rel/",
+      );
+      await Deno.writeTextFile(join(here, "plain.txt"), "relative plaintext");
+      const enc = await stack.spike(
+        "pilot",
+        ["cipher", "encrypt", "--file", "plain.txt", "-o", "sealed.bin"],
+        { env, folders: [files] },
+      );
+      assertExit(enc, 0, "encrypt relative files");
+      assert.equal((await Deno.stat(join(here, "sealed.bin"))).mode! & 0o777, 0o600);
+      const dec = await stack.spike("pilot", ["cipher", "decrypt", "-f", "sealed.bin"], {
+        env,
+        folders: [files],
+      });
+      assertExit(dec, 0, "decrypt with upstream's -f FILE");
+      assert.equal(dec.stdout, "relative plaintext");
+      const missing = await stack.spike("pilot", ["policy", "apply", "--file", "nope.yaml"], {
+        env,
+        folders: [files],
+      });
+      assertExit(missing, 7, "a relative file that is not there");
+      assert.match(
+        missing.stderr,
+        new RegExp(`nope\\.yaml \\(${here}/nope\\.yaml\\) does not exist`),
+      );
+
+      // Without INIT_CWD granted, spike cannot know the folder: it refuses, naming the fix.
+      const socket = stack.socket("pilot");
+      const flags = permissionFlags("spike", {
+        sockets: [socket],
+        hosts: [`127.0.0.1:${stack.nexusPort}`],
+        folders: [files],
+      }).map((f) => f.startsWith("--allow-env=") ? f.replace(",INIT_CWD", "") : f);
+      const blind = await run(Deno.execPath(), [
+        "run",
+        ...flags,
+        join(ROOT, ENTRY.spike),
+        "policy",
+        "apply",
+        "--file",
+        "p.yaml",
+      ], {
+        env: { SPIFFE_ENDPOINT_SOCKET: `unix://${socket}`, SPIKE_NEXUS_API_URL: stack.nexusUrl },
+        cwd: here,
+      });
+      assertExit(blind, 7, "relative file, folder unknown");
+      assert.match(blind.stderr, /give an absolute path, or run spike with --allow-env=INIT_CWD/);
+      assertExit(await spike(["policy", "delete", "relative", "--yes"]), 0, "clean up");
+    });
+
     await t.step("policy apply refuses bad files and flags", async () => {
       const missing = join(files, "missing.yaml");
       const none = await spike(["policy", "apply", "--file", missing], { folders: [files] });
-      assertExit(none, 2, "missing file");
+      assertExit(none, 7, "missing file"); // the machine, not the typing: no Usage line
       assert.match(none.stderr, new RegExp(`file ${missing} does not exist`));
+      assert.doesNotMatch(none.stderr, /Usage:/);
 
       const noName = join(files, "no-name.yaml");
       await Deno.writeTextFile(
@@ -335,7 +442,7 @@ Deno.test("spike policy and spike cipher", async (t) => {
       assert.match(unparsable.stderr, /is not valid YAML or JSON/);
 
       const outside = await spike(["policy", "apply", "--file", noName]); // folder not granted
-      assertExit(outside, 2, "file outside the permissions");
+      assertExit(outside, 7, "file outside the permissions");
       assert.match(outside.stderr, /not allowed to read/);
 
       const both = await spike(["policy", "apply", "--file", noName, "--name", "x"], {
@@ -554,7 +661,7 @@ Deno.test("spike policy and spike cipher", async (t) => {
         "--ciphertext",
         btoa(String.fromCharCode(...ct)),
       ]);
-      assert.notEqual(tampered.code, 0);
+      assertExit(tampered, 5, "tampered JSON"); // the same code as a tampered stream
       assert.equal(tampered.stdout, "");
       assert.match(tampered.stderr, /could not decrypt/);
       const version = await spike([
@@ -650,13 +757,13 @@ Deno.test("spike policy and spike cipher", async (t) => {
 
       const missing = join(files, "nope.bin");
       const none = await spike(["cipher", "encrypt", "-f", missing], { folders: [files] });
-      assertExit(none, 2, "missing input");
+      assertExit(none, 7, "missing input");
       assert.match(none.stderr, new RegExp(`Input file does not exist: ${missing}`));
       const outside = await spike(["cipher", "encrypt", "-f", input]); // folder not granted
-      assertExit(outside, 2, "input outside the permissions");
+      assertExit(outside, 7, "input outside the permissions");
       assert.match(outside.stderr, /not allowed to read/);
       const noWrite = await spike(["cipher", "encrypt", "-o", join(files, "x")], { stdin: "x" });
-      assertExit(noWrite, 2, "output outside the permissions");
+      assertExit(noWrite, 7, "output outside the permissions");
       assert.match(noWrite.stderr, /not allowed to write/);
       // A refused request leaves the output file alone.
       const kept = join(files, "kept.bin");
@@ -669,6 +776,19 @@ Deno.test("spike policy and spike cipher", async (t) => {
       );
       assertExit(refused, 5, "refused decrypt");
       assert.equal(await Deno.readTextFile(kept), "keep me");
+    });
+
+    await t.step("cipher -f is the format, as everywhere; -f FILE still works", async () => {
+      const json = await spike(["cipher", "encrypt", "--plaintext", "aGk=", "-f", "json"]);
+      assertExit(json, 0, "encrypt -f json");
+      const sealed = JSON.parse(json.stdout);
+      assert.equal(sealed.version, 1);
+      const back = await spike(["cipher", "decrypt", "-f", "json"], { stdin: json.stdout });
+      assertExit(back, 0, "decrypt -f json");
+      assert.equal(back.stdout, "hi");
+      const yaml = await spike(["cipher", "encrypt", "-f", "yaml"], { stdin: "x" });
+      assertExit(yaml, 2, "encrypt -f yaml");
+      assert.match(yaml.stderr, /raw bytes or JSON/);
     });
 
     await t.step(

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { ENTRY, permissionFlags } from "../scripts/permissions.ts";
 import { run, within } from "./support/programs.ts";
-import { freePort, Stack } from "./support/stack.ts";
+import { freePort, spawnProgram, Stack } from "./support/stack.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const PATH_ENV = { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin" };
@@ -133,8 +133,107 @@ Deno.test("spike secret and spike run", async (t) => {
         env: PATH_ENV,
       });
       assert.equal(missing.code, 127);
-      const noSecret = await spike(["run", "-s", "nope/x", "--", "true"], { env: PATH_ENV });
+      const noSecret = await spike(["run", "-s", "app/db", "-s", "nope/x", "--", "true"], {
+        env: PATH_ENV,
+      });
       assert.equal(noSecret.code, 3);
+      assert.match(noSecret.stderr, /secret nope\/x \(given with --secret\) not found/);
+    });
+
+    await t.step("list PREFIX: one folder level; --recursive: all below", async () => {
+      for (const p of ["tree/a", "tree/sub/b", "tree/sub/deep/c", "treetop/x"]) {
+        assert.equal((await spike(["secret", "put", p, "k=v"])).code, 0);
+      }
+      assert.equal((await spike(["secret", "list", "tree"])).stdout, "- tree/a\n- tree/sub/\n");
+      assert.equal(
+        (await spike(["secret", "list", "tree/sub/"])).stdout,
+        "- tree/sub/b\n- tree/sub/deep/\n",
+      );
+      const all = await spike(["secret", "list", "tree", "--recursive", "-f", "json"]);
+      assert.deepEqual(JSON.parse(all.stdout), ["tree/a", "tree/sub/b", "tree/sub/deep/c"]);
+      const none = await spike(["secret", "list", "nothing/here"]);
+      assert.equal(none.code, 0);
+      assert.match(none.stderr, /No secrets found in nothing\/here\//);
+      for (const p of ["tree/a", "tree/sub/b", "tree/sub/deep/c", "treetop/x"]) {
+        await spike(["secret", "delete", p]);
+      }
+    });
+
+    await t.step("paths with an empty segment are refused: one name, one secret", async () => {
+      for (const p of ["/app/db", "app//db", "app/db/"]) {
+        const r = await spike(["secret", "put", p, "k=v"]);
+        assert.equal(r.code, 2, p);
+        assert.match(r.stderr, /no leading, trailing or double \//);
+      }
+    });
+
+    await t.step("export -o FILE writes mode 0600, even over a 0644 file", async () => {
+      const out = join(files, "app.env");
+      await Deno.writeTextFile(out, "old, longer than what comes next\n".repeat(20));
+      await Deno.chmod(out, 0o644);
+      const r = await spike(["secret", "export", "app/tricky", "-o", out]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, "");
+      assert.equal((await Deno.stat(out)).mode! & 0o777, 0o600);
+      assert.equal(
+        await Deno.readTextFile(out),
+        "API_KEY='$(echo pwned)'\nDB_USER='o'\\''brien'\n",
+      );
+      const relative = await spike(
+        ["secret", "export", "app/tricky", "-f", "json", "-o", "t.json"],
+        {
+          env: { INIT_CWD: files },
+        },
+      );
+      assert.equal(relative.code, 0, relative.stderr);
+      assert.equal(
+        JSON.parse(await Deno.readTextFile(join(files, "t.json")))["db-user"],
+        "o'brien",
+      );
+      const outside = await stack.spike("pilot", ["secret", "export", "app/tricky", "-o", out]);
+      assert.equal(outside.code, 7); // not granted: nothing fetched, nothing written
+    });
+
+    await t.step("patch merges keys into a new version; concurrent patches all land", async () => {
+      assert.equal((await spike(["secret", "put", "app/patch", "a=1", "b=1"])).code, 0);
+      const r = await spike(["secret", "patch", "app/patch", "b=2", "c=-"], { stdin: "3\n" });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, "OK\n");
+      const got = JSON.parse((await spike(["secret", "get", "app/patch", "-f", "json"])).stdout);
+      assert.deepEqual(got, { a: "1", b: "2", c: "3" });
+      const meta = JSON.parse(
+        (await spike(["secret", "metadata", "get", "app/patch", "-f", "j"])).stdout,
+      );
+      assert.equal(meta.metadata.currentVersion, 2);
+      // Six real spike processes patch one secret at once, each its own key: none is lost.
+      const keys = ["k1", "k2", "k3", "k4", "k5", "k6"];
+      const results = await Promise.all(
+        keys.map((k) => spike(["secret", "patch", "app/patch", `${k}=${k}`])),
+      );
+      for (const x of results) assert.equal(x.code, 0, x.stderr);
+      const merged = JSON.parse((await spike(["secret", "get", "app/patch", "-f", "json"])).stdout);
+      for (const k of keys) assert.equal(merged[k], k, `${k} survived the concurrent patches`);
+      assert.equal(merged.a, "1");
+      const missing = await spike(["secret", "patch", "nope/patch", "a=1"]);
+      assert.equal(missing.code, 3);
+      assert.match(missing.stderr, /secret nope\/patch not found \(patch changes an existing/);
+    });
+
+    await t.step("KEY=@FILE reads the caller's folder's file (INIT_CWD)", async () => {
+      await Deno.writeTextFile(join(files, "token.txt"), "from the caller's folder");
+      const r = await spike(["secret", "put", "app/rel", "token=@token.txt"], {
+        env: { INIT_CWD: files },
+      });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(
+        (await spike(["secret", "get", "app/rel", "token"])).stdout,
+        "from the caller's folder",
+      );
+      const none = await spike(["secret", "put", "app/rel", "token=@absent.txt"], {
+        env: { INIT_CWD: files },
+      });
+      assert.equal(none.code, 7);
+      assert.match(none.stderr, new RegExp(`absent\\.txt \\(${files}/absent\\.txt\\)`));
     });
 
     await t.step("a value from stdin or a file never shows in the process list", async () => {
@@ -203,14 +302,46 @@ Deno.test("spike secret and spike run", async (t) => {
       const elsewhere = await stack.spike("pilot", ["secret", "list"], {
         env: { SPIKE_NEXUS_API_URL: `https://127.0.0.1:${freePort()}` },
       });
-      assert.equal(elsewhere.code, 2); // outside the granted hosts: the flag to add is named
+      // Outside the granted hosts: a configuration problem (7, no Usage line), naming the flag.
+      assert.equal(elsewhere.code, 7, elsewhere.stderr);
       assert.match(elsewhere.stderr, /run it with --allow-net=127\.0\.0\.1:\d+/);
+      assert.doesNotMatch(elsewhere.stderr, /Usage:/);
       await stack.startNexus();
       const noAgent = await stack.spike("pilot", ["secret", "list"], {
         env: { SPIFFE_ENDPOINT_SOCKET: "unix:///tmp/spike-no-such-agent.sock" },
       });
-      assert.equal(noAgent.code, 2); // outside the granted sockets: the flag to add is named
+      assert.equal(noAgent.code, 7); // outside the granted sockets: the flag to add is named
       assert.match(noAgent.stderr, /--allow-net=unix:\/tmp\/spike-no-such-agent\.sock/);
+    });
+
+    await t.step("hints name the command that fixes the user's situation", async () => {
+      // As under the spike task with the dev stack down: the default socket is missing.
+      const socket = join(stack.dir, "no-dev-agent.sock");
+      const dev = spawnProgram("spike", {
+        socket,
+        hosts: [`127.0.0.1:${stack.nexusPort}`],
+        env: {
+          SPIFFE_ENDPOINT_SOCKET: "",
+          SPIKE_PILOT_DEFAULT_SOCKET: `unix://${socket}`,
+          SPIKE_NEXUS_API_URL: stack.nexusUrl,
+        },
+        args: ["secret", "list"],
+      });
+      const status = await within(dev.status, 30_000, "spike without the dev agent");
+      await dev.stop();
+      assert.equal(status.code, 4, dev.stderr());
+      assert.match(dev.stderr(), /the dev stack is not running; start it with deno task dev/);
+      // Someone else's agent (SPIFFE_ENDPOINT_SOCKET set): the hint is about that agent.
+      const spire = spawnProgram("spike", {
+        socket,
+        hosts: [`127.0.0.1:${stack.nexusPort}`],
+        env: { SPIKE_NEXUS_API_URL: stack.nexusUrl },
+        args: ["secret", "list"],
+      });
+      const spireStatus = await within(spire.status, 30_000, "spike without its agent");
+      await spire.stop();
+      assert.equal(spireStatus.code, 4);
+      assert.match(spire.stderr(), /start the agent that serves it \(SPIRE's spire-agent/);
     });
 
     await t.step("--help works on every command and subcommand", async () => {
@@ -234,6 +365,19 @@ Deno.test("spike secret and spike run", async (t) => {
       }
       const version = await spike(["version"]);
       assert.match(version.stdout, /^spike \d+\.\d+\.\d+\n$/);
+      const flag = await spike(["--version"]);
+      assert.equal(flag.code, 0);
+      assert.equal(flag.stdout, version.stdout);
+      const help = await spike(["--help"]);
+      for (const name of ["SPIKE_NEXUS_API_URL", "SPIFFE_ENDPOINT_SOCKET", "Exit codes"]) {
+        assert.ok(help.stdout.includes(name), `spike --help names ${name}`);
+      }
+      const unknown = await spike(["secret", "list", "--bogus"]);
+      assert.equal(unknown.code, 2);
+      assert.match(unknown.stderr, /^spike secret list: unknown option --bogus \(.*\)\n/);
+      for (const line of unknown.stderr.split("\n")) {
+        assert.equal((line.match(/['"]/g) ?? []).length % 2, 0, `balanced quotes: ${line}`);
+      }
     });
   } finally {
     await stack.stop();

@@ -11,6 +11,8 @@ export const ERROR_STATUS = {
   api_bad_request: 400,
   access_unauthorized: 401,
   api_not_found: 404,
+  /** Ours, not upstream's: a put's compare-and-set (`cas`) found another current version. */
+  api_conflict: 409,
   api_internal_error: 500,
   state_not_ready: 503,
 } as const;

@@ -61,6 +61,12 @@ export interface VerifyResponse {
 export interface BootstrapStateResponse {
   /** True when Nexus's store already holds a root key's key-check record (and so maybe data). */
   initialized: boolean;
+  /**
+   * True when Nexus holds that key now and serves. Initialized but not ready:
+   * the data is there, the key is not (start the Keepers, or restore it).
+   * Absent from older Nexus versions.
+   */
+  ready?: boolean;
 }
 
 /** Nonce length of bootstrap verify (AES-GCM). */

@@ -23,6 +23,11 @@ const KEY = /^[a-zA-Z0-9_ -]+$/;
 export interface SecretPutRequest {
   path: string;
   values: Record<string, string>;
+  /**
+   * Ours, not upstream's (which ignores it): write only if the current
+   * version is this number (0: no current version), else 409 `api_conflict`.
+   */
+  cas?: number;
 }
 
 /** `?action=get` and metadata bodies; version 0 means the current one. */
@@ -68,7 +73,12 @@ export interface SecretMetadataResponse {
 
 /** Reads a put body's shape (types only; see {@link validateSecretPut}). */
 export function readSecretPut(obj: JsonObject): SecretPutRequest {
-  return { path: stringField(obj, "path", ""), values: stringMapField(obj, "values") };
+  const request: SecretPutRequest = {
+    path: stringField(obj, "path", ""),
+    values: stringMapField(obj, "values"),
+  };
+  if (obj.cas !== undefined && obj.cas !== null) request.cas = intField(obj, "cas", { min: 0 });
+  return request;
 }
 
 /** Reads a get or metadata body's shape. */
@@ -84,10 +94,18 @@ export function readSecretVersions(obj: JsonObject): Required<SecretVersionsRequ
   return { path: stringField(obj, "path", ""), versions: intListField(obj, "versions") };
 }
 
-/** Checks a secret path: 1..500 characters of upstream's set. */
+/**
+ * Checks a secret path: 1..500 characters of upstream's set, made of
+ * non-empty `/`-separated segments. Upstream's regex also takes `/a/b`, `a/`
+ * and `a//b`, each a different secret from `a/b`, which reads the same; we
+ * refuse them (400) so that one name is one secret.
+ */
 export function validateSecretPath(path: string): void {
   if (path.length === 0 || path.length > MAX_PATH_LENGTH || !PATH.test(path)) {
     throw badRequest("invalid secret path");
+  }
+  if (path.startsWith("/") || path.endsWith("/") || path.includes("//")) {
+    throw badRequest("invalid secret path: an empty segment (a leading, trailing or double /)");
   }
 }
 

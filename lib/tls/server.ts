@@ -159,6 +159,12 @@ export function createMtlsServer(options: MtlsServerOptions): MtlsServer {
   let closing = false;
   const inFlight = new Map<TLSSocket, number>();
   const rawSockets = new Set<Socket>();
+  // Once closing and no request is in flight, nothing is worth waiting for: connections still
+  // in their handshake (or never starting one) would otherwise hold close() for the grace time.
+  const dropIfIdle = () => {
+    if ([...inFlight.values()].some((n) => n > 0)) return;
+    for (const s of rawSockets) s.destroy();
+  };
 
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     const socket = req.socket as TLSSocket;
@@ -175,6 +181,7 @@ export function createMtlsServer(options: MtlsServerOptions): MtlsServer {
       const left = (inFlight.get(socket) ?? 1) - 1;
       inFlight.set(socket, left);
       if (closing && left === 0) socket.destroy();
+      if (closing) dropIfIdle();
     });
     const fail = (e: unknown) => {
       reportError(e);
@@ -278,6 +285,7 @@ export function createMtlsServer(options: MtlsServerOptions): MtlsServer {
           resolve();
         });
         for (const [socket, count] of inFlight) if (count === 0) socket.destroy();
+        dropIfIdle();
       });
       return closed;
     },

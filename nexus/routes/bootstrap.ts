@@ -70,7 +70,10 @@ export function bootstrapHandlers(ctx: NexusContext): RouteGroup<"bootstrap"> {
         ctx.keepers?.wake();
         // Without Keepers Nexus has its own key and maybe data: Bootstrap has nothing to give it.
         const initialized = !ctx.config.profile.keepers || await ctx.state.initialized();
-        const response: BootstrapStateResponse = { initialized };
+        const response: BootstrapStateResponse = {
+          initialized,
+          ready: !ctx.config.profile.keepers || ctx.state.status === "ready",
+        };
         return { json: response };
       },
     }),

@@ -35,10 +35,10 @@ export function secretHandlers(ctx: NexusContext): RouteGroup<"secret"> {
     "secret.put": nexusRoute({
       read: async (request) => noted(request, readSecretPut(await request.json())),
       rule: ({ path }) => policyRule(path, "write"),
-      act: async ({ path, values }, request) => {
+      act: async ({ path, values, cas }, request) => {
         validateSecretPath(path);
         const json = validateSecretValues(values);
-        const version = await ctx.secrets.put(path, json);
+        const version = await ctx.secrets.put(path, json, cas);
         json.fill(0);
         request.note("version", version);
         return { json: {} };

@@ -19,7 +19,7 @@
  * @module
  */
 
-import { notFound } from "../../lib/api/errors.ts";
+import { ApiError, notFound } from "../../lib/api/errors.ts";
 import type { AeadKey } from "../../lib/crypto/aead.ts";
 import { compareAndSet, type Store, type StoreKey, type StoreTransaction } from "../store/store.ts";
 
@@ -127,9 +127,13 @@ export class Secrets {
     );
   }
 
-  /** Stores `json` (the values) as a new version; returns its number. */
-  async put(path: string, json: Uint8Array): Promise<number> {
+  /**
+   * Stores `json` (the values) as a new version; returns its number. With
+   * `cas`, only when the current version is `cas` (0: none), else 409.
+   */
+  async put(path: string, json: Uint8Array, cas?: number): Promise<number> {
     return await this.#update(path, (meta, tx) => {
+      if (cas !== undefined && (meta?.current ?? 0) !== cas) throw new ApiError("api_conflict");
       const now = Date.now();
       const next = meta ?? {
         path,

@@ -214,3 +214,20 @@ onEveryBackend(
     ]);
   },
 );
+
+onEveryBackend("a put with cas writes only over the version it names", 10, async (secrets) => {
+  const isConflict = (e: unknown) => e instanceof ApiError && e.status === 409;
+  await assert.rejects(secrets.put("c", json({ a: "1" }), 1), isConflict);
+  assert.equal(await secrets.put("c", json({ a: "1" }), 0), 1); // 0: no current version yet
+  await assert.rejects(secrets.put("c", json({ a: "x" }), 0), isConflict);
+  assert.equal(await secrets.put("c", json({ a: "2" }), 1), 2);
+  await assert.rejects(secrets.put("c", json({ a: "lost?" }), 1), isConflict);
+  assert.deepEqual(await secrets.get("c", 0), { a: "2" }); // the refused write changed nothing
+  assert.equal((await secrets.metadata("c", 0)).current, 2);
+  // Two writers that read version 2: exactly one wins.
+  const both = await Promise.allSettled([
+    secrets.put("c", json({ a: "3" }), 2),
+    secrets.put("c", json({ b: "3" }), 2),
+  ]);
+  assert.deepEqual(both.map((r) => r.status).sort(), ["fulfilled", "rejected"]);
+});

@@ -6,24 +6,25 @@
  * @module
  */
 
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { requireAccess } from "../../lib/config/permissions.ts";
 import { envString } from "../../lib/config/env.ts";
 import { formatRecoveryLine, parseRecoveryLine, shareIndex } from "../../lib/crypto/shamir.ts";
 import { CliError, type Command, type CommandGroup } from "../cli.ts";
 import { withNexus } from "../connect.ts";
 import { Exit } from "../exit.ts";
-import { readSecretLine } from "../input.ts";
+import { readSecretLine, userPath } from "../input.ts";
 
 const RECOVERY_FILE = /^spike\.recovery\.\d+\.txt$/;
 
 /** `SPIKE_PILOT_RECOVERY_DIR`, default `~/.spike/recover`. */
 export function recoveryDir(): string {
   const configured = envString("SPIKE_PILOT_RECOVERY_DIR", "");
-  if (configured) return resolve(configured);
+  // Relative to the folder the user is in, as every file name spike is given.
+  if (configured) return userPath(configured, "SPIKE_PILOT_RECOVERY_DIR");
   const home = Deno.env.get("HOME");
   if (!home) {
-    throw new CliError("HOME is not set; set SPIKE_PILOT_RECOVERY_DIR to a folder", Exit.usage);
+    throw new CliError("HOME is not set; set SPIKE_PILOT_RECOVERY_DIR to a folder", Exit.config);
   }
   return join(home, ".spike", "recover");
 }
@@ -59,7 +60,7 @@ const recover: Command = {
           { kind: "write", path: dir },
         );
       } catch (e) {
-        throw new CliError((e as Error).message, Exit.usage);
+        throw new CliError((e as Error).message, Exit.config);
       }
       const existing = await existingRecoveryFiles(dir);
       if (existing.length > 0) {

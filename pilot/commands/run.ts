@@ -7,9 +7,11 @@
  * @module
  */
 
+import { ApiResponseError } from "../../lib/client/errors.ts";
 import { CliError, type Command, usageError } from "../cli.ts";
 import { withNexus } from "../connect.ts";
 import { envNames } from "../envnames.ts";
+import { Exit } from "../exit.ts";
 
 const SIGNALS: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"];
 
@@ -21,7 +23,9 @@ export const runCommand: Command = {
   help: "Each key of each secret becomes a variable: upper-cased, other characters made _\n" +
     "(db-user becomes DB_USER). Two keys with the same variable name are refused. The\n" +
     "command's exit code is passed through; nothing is written to disk.\n\n" +
-    'Example: spike run --secret tenants/demo/db -- psql -U "$DB_USER"',
+    "Your shell expands $NAME before spike runs, so a command that uses a variable goes\n" +
+    "through sh -c with single quotes:\n\n" +
+    "Example: spike run --secret tenants/demo/db -- sh -c 'psql -U \"$USER\"'",
   options: { secret: { type: "string", short: "s", multiple: true } },
   async run({ values, positionals }) {
     const paths = (values.secret as string[] | undefined) ?? [];
@@ -30,9 +34,18 @@ export const runCommand: Command = {
     if (command === undefined) throw usageError("give the command to run after --");
     const secrets = await withNexus("pilot-superuser", async (nexus) => {
       const out = [];
-      for (const path of paths) out.push({ source: path, values: await nexus.getSecret(path) });
+      for (const path of paths) {
+        try {
+          out.push({ source: path, values: await nexus.getSecret(path) });
+        } catch (e) {
+          if (e instanceof ApiResponseError && e.code === "api_not_found") {
+            throw new CliError(`secret ${path} (given with --secret) not found`, Exit.notFound);
+          }
+          throw e;
+        }
+      }
       return out;
-    }, { notFound: "a secret given with --secret was not found" });
+    });
     const env = Object.fromEntries(envNames(secrets).map(({ name, value }) => [name, value]));
 
     let child: Deno.ChildProcess;

@@ -1,0 +1,56 @@
+/**
+ * `spike policy delete`: asks first (on stderr, the answer from the terminal
+ * or stdin) unless `--yes`.
+ *
+ * @module
+ */
+
+import type { Command } from "../../cli.ts";
+import { withNexus } from "../../connect.ts";
+import { Exit } from "../../exit.ts";
+import { note, writeOut } from "../../output.ts";
+import { nameArgument } from "./flags.ts";
+
+/** Reads one line from stdin (a terminal or a pipe), without reading past it. */
+async function readLine(max = 1024): Promise<string> {
+  const bytes: number[] = [];
+  const buf = new Uint8Array(1);
+  for (;;) {
+    const n = await Deno.stdin.read(buf);
+    if (n === null) break;
+    if (n === 0) continue;
+    if (buf[0] === 0x0a) break;
+    if (bytes.length < max) bytes.push(buf[0]);
+  }
+  return new TextDecoder().decode(new Uint8Array(bytes)).trim();
+}
+
+/** `spike policy delete`. */
+export const del: Command = {
+  name: "delete",
+  summary: "Delete a policy",
+  usage: "NAME | --name NAME [-y|--yes]",
+  help: "  -y, --yes   do not ask for confirmation\n\n" +
+    "Without --yes, asks on stderr and reads the answer from the terminal or stdin;\n" +
+    "anything but y cancels (exit 1). A missing policy exits 3.",
+  options: { name: { type: "string" }, yes: { type: "boolean", short: "y" } },
+  async run({ values, positionals }) {
+    const name = nameArgument(values, positionals);
+    const notFound = { notFound: `policy '${name}' not found` };
+    if (values.yes !== true) {
+      await withNexus("pilot-superuser", (nexus) => nexus.getPolicy(name), notFound);
+      Deno.stderr.writeSync(
+        new TextEncoder().encode(`Are you sure you want to delete policy '${name}'? (y/N): `),
+      );
+      const answer = await readLine();
+      if (!Deno.stdin.isTerminal()) Deno.stderr.writeSync(new TextEncoder().encode("\n"));
+      if (answer !== "y" && answer !== "Y") {
+        note("Operation canceled.");
+        return Exit.failure;
+      }
+    }
+    await withNexus("pilot-superuser", (nexus) => nexus.deletePolicy(name), notFound);
+    writeOut("Policy deleted successfully.\n");
+    return Exit.ok;
+  },
+};
