@@ -28,7 +28,7 @@ import type {
 import { SHARE_LENGTH, shareIndex } from "../crypto/shamir.ts";
 import { retry } from "../retry.ts";
 import type { MtlsAgent } from "../tls/client.ts";
-import { ApiResponseError, jsonBody } from "./errors.ts";
+import { ApiResponseError, isTransient, jsonBody } from "./errors.ts";
 
 /** Options for {@link NexusClient}. */
 export interface NexusClientOptions {
@@ -61,13 +61,6 @@ const READS = new Set<NexusRouteName>([
   "bootstrap.state",
 ]);
 
-/** Worth another attempt: Nexus not ready yet, or the connection failed before an answer. */
-function transient(e: unknown): boolean {
-  if (e instanceof ApiResponseError) return e.status === 503;
-  const text = e instanceof Error ? e.message : String(e);
-  return /ECONNREFUSED|ECONNRESET|socket hang up|EPIPE|closed/i.test(text);
-}
-
 /** A Nexus client. */
 export class NexusClient {
   readonly url: string;
@@ -94,7 +87,7 @@ export class NexusClient {
       initialMs: 200,
       maxMs: 2000,
       maxAttempts: this.#readAttempts,
-      retryable: transient,
+      retryable: isTransient,
     });
   }
 

@@ -43,6 +43,7 @@ import {
   privateKeyPem,
   verifyX509Svid,
 } from "../spiffe/x509svid.ts";
+import { errorMessage } from "../errors.ts";
 import type { Authorizer } from "./authorize.ts";
 
 /** Handles one request from a verified, authorized peer. */
@@ -125,10 +126,6 @@ function claimedId(chain: Uint8Array[]): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-function message(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }
 
 /** Creates an mTLS HTTPS server; call {@link MtlsServer.listen} to start it. */
@@ -236,7 +233,7 @@ export function createMtlsServer(options: MtlsServerOptions): MtlsServer {
       inFlight.set(socket, 0);
       socket.once("close", () => inFlight.delete(socket));
     } catch (e) {
-      refuse(message(e), claimedId(chain));
+      refuse(errorMessage(e), claimedId(chain));
       socket.destroy();
     }
   });
@@ -246,7 +243,7 @@ export function createMtlsServer(options: MtlsServerOptions): MtlsServer {
       server.setSecureContext(secureContext());
     } catch (e) {
       reportError(
-        new Error(`mtls server: rotation failed, keeping the old certificate: ${message(e)}`),
+        new Error(`mtls server: rotation failed, keeping the old certificate: ${errorMessage(e)}`),
       );
     }
   });
