@@ -26,7 +26,7 @@ import { certChainPem, privateKeyPem, verifyX509Svid } from "../spiffe/x509svid.
 import { errorMessage } from "../errors.ts";
 import type { Authorizer } from "./authorize.ts";
 import { toTransportError, TransportError } from "./errors.ts";
-import { peerCertificateChain } from "./server.ts";
+import { peerCertificateChain } from "./peer.ts";
 
 /** Options for {@link createMtlsAgent}. */
 export interface MtlsAgentOptions {
