@@ -192,13 +192,15 @@ export class MtlsAgent {
         res.on("data", (chunk: Uint8Array) => {
           size += chunk.length;
           if (size > maxBytes) {
-            req.destroy(
+            // Settle first, then cut: Deno rethrows an error passed to destroy() here.
+            finish(
               new TransportError(
                 "protocol",
                 undefined,
                 `mtls agent: response from ${url} exceeds ${maxBytes} bytes`,
               ),
             );
+            req.destroy();
             return;
           }
           chunks.push(chunk);
@@ -215,13 +217,15 @@ export class MtlsAgent {
         res.on("error", (e: Error) => finish(e));
       });
       const timer = setTimeout(() => {
-        req.destroy(
-          new TransportError(
-            "timeout",
-            undefined,
-            `mtls agent: request to ${url} timed out after ${timeoutMs} ms`,
-          ),
+        const error = new TransportError(
+          "timeout",
+          undefined,
+          `mtls agent: request to ${url} timed out after ${timeoutMs} ms`,
         );
+        // Settle here, not from the error event: on a reused keep-alive socket Deno's
+        // node:https emits none after destroy() (lib/tls/client_test.ts), so callers hung.
+        finish(error);
+        req.destroy();
       }, timeoutMs);
       req.on("error", (e: Error) => finish(e));
       req.end(payload);
