@@ -8,6 +8,7 @@
 
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { ValidationError } from "../lib/api/errors.ts";
+import { errorMessage } from "../lib/errors.ts";
 import { describeValidation } from "./errors.ts";
 import { Exit } from "./exit.ts";
 
@@ -114,7 +115,7 @@ export async function runCli(program: string, root: CommandGroup, argv: string[]
         if (e.exitCode === Exit.usage) console.error(`Usage: ${path} ${next.usage}`);
         return e.exitCode;
       }
-      console.error(`${path}: ${(e as Error).message ?? e}`);
+      console.error(`${path}: ${errorMessage(e)}`);
       return Exit.failure;
     }
   }

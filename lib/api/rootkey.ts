@@ -1,7 +1,8 @@
 /**
  * The contract of the root-key routes: Keeper contribute and shard, Nexus
  * operator recover and restore, and bootstrap verify. Shares travel as arrays
- * of 33 numbers (32 value bytes, then the index), see DESIGN.md §5.7.
+ * of 33 numbers (32 value bytes, then the index), as `lib/crypto/shamir.ts`
+ * makes them.
  *
  * @module
  */

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { X509Bundle, X509BundleError, X509BundleSet } from "./bundle.ts";
 import { parseTrustDomain } from "./id.ts";
 import { derToPem, pemToDer } from "./pem.ts";
-import { createPki } from "../../tests/support/openssl.ts";
+import { createPki } from "./_test_pki.ts";
 
 const example = parseTrustDomain("example.org");
 const other = parseTrustDomain("spiffe://other.org");

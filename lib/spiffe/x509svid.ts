@@ -1,5 +1,5 @@
 /**
- * X.509-SVIDs (standards/X509-SVID.md): parsing our own SVID with go-spiffe's `Parse` rules and
+ * X.509-SVIDs (`standards/X509-SVID.md` in github.com/spiffe/spiffe): parsing our own SVID with go-spiffe's `Parse` rules and
  * writing it out for node:tls. This is the public face of the X.509-SVID modules: verification
  * of a peer's SVID (`x509verify.ts`, path building in `x509path.ts`) and the error type are
  * re-exported here.
