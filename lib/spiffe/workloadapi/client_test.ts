@@ -9,7 +9,7 @@ import * as grpc from "@grpc/grpc-js";
 import { pemToDer } from "../pem.ts";
 import { makeFixtures } from "../_test_fixtures.ts";
 import type { Issued } from "../_test_pki.ts";
-import { within } from "../_test_utils.ts";
+import { concat, within } from "../_test_utils.ts";
 import { WorkloadApiClient, WorkloadApiError, type X509Context } from "./client.ts";
 import {
   SECURITY_HEADER,
@@ -20,23 +20,13 @@ import {
 
 type Stream<T> = grpc.ServerWritableStream<unknown, T>;
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 function svidMessage(cert: Issued, root: Issued, id: string, hint = ""): X509SvidResponseMessage {
   return {
     svids: [{
       spiffe_id: id,
-      x509_svid: concat(pemToDer(cert.chainPem)),
+      x509_svid: concat(...pemToDer(cert.chainPem)),
       x509_svid_key: pemToDer(cert.keyPem)[0],
-      bundle: concat(pemToDer(root.certPem)),
+      bundle: concat(...pemToDer(root.certPem)),
       hint,
     }],
     crl: [],
@@ -90,7 +80,7 @@ Deno.test("WorkloadApiClient over a unix socket", async (t) => {
       handlers.onSvid = (call) => {
         call.write({
           ...first,
-          federated_bundles: { "spiffe://other.org": concat(pemToDer(fx.otherRoot.certPem)) },
+          federated_bundles: { "spiffe://other.org": concat(...pemToDer(fx.otherRoot.certPem)) },
         });
       };
       const context = await client.fetchX509Context(5000);
