@@ -16,7 +16,7 @@
 
 import { join } from "node:path";
 import { NexusClient } from "../lib/client/nexus.ts";
-import { ApiResponseError } from "../lib/client/errors.ts";
+import { isTransient } from "../lib/client/errors.ts";
 import { nexusAs } from "../tests/support/clients.ts";
 import { freePort, type Identity, spawnProgram, Stack } from "../tests/support/stack.ts";
 import type { LoadSpec } from "./loadgen.ts";
@@ -62,10 +62,7 @@ async function untilServing(nexus: NexusClient, path: string): Promise<void> {
       await nexus.getSecret(path);
       return;
     } catch (e) {
-      if (
-        !(e instanceof ApiResponseError && e.status === 503) &&
-        !/ECONN|reset|hang up|closed/i.test(String(e))
-      ) throw e;
+      if (!isTransient(e)) throw e;
       await new Promise((r) => setTimeout(r, 5));
     }
   }

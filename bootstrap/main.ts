@@ -15,6 +15,7 @@ import { KeeperClient } from "../lib/client/keeper.ts";
 import { NexusClient } from "../lib/client/nexus.ts";
 import { hostOf, requireAccess } from "../lib/config/permissions.ts";
 import { createLogger } from "../lib/log.ts";
+import { errorMessage } from "../lib/errors.ts";
 import { fatal, identityFor, runProgram } from "../lib/program.ts";
 import { retry } from "../lib/retry.ts";
 import { RoleSet } from "../lib/roles.ts";
@@ -23,10 +24,6 @@ import { createMtlsAgent } from "../lib/tls/client.ts";
 import { loadBootstrapConfig } from "./config.ts";
 
 const PROGRAM = "bootstrap";
-
-function message(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
 
 /** Errors that another attempt cannot fix: our identity is refused. */
 function isFinal(e: unknown): boolean {
@@ -67,9 +64,10 @@ await runProgram(PROGRAM, async () => {
     maxMs: 60_000,
     deadlineMs: config.verificationTimeoutMs,
     retryable: (e) => !isFinal(e),
-    onRetry: (e) => log.warn("waiting for Nexus", { nexus: config.nexusUrl, error: message(e) }),
+    onRetry: (e) =>
+      log.warn("waiting for Nexus", { nexus: config.nexusUrl, error: errorMessage(e) }),
   }).catch((e) => {
-    throw new Error(`could not ask Nexus at ${config.nexusUrl} for its state: ${message(e)}`);
+    throw new Error(`could not ask Nexus at ${config.nexusUrl} for its state: ${errorMessage(e)}`);
   });
   if (state.initialized && state.ready === false && !config.force) {
     // Say what is true: the data is there, the key is not loaded (Nexus answers 503).
@@ -106,12 +104,12 @@ await runProgram(PROGRAM, async () => {
             log.warn("keeper not reachable; retrying", {
               keeper: keeper.url,
               attempt,
-              error: message(e),
+              error: errorMessage(e),
             }),
         }).catch((e) => {
           throw new Error(
             `Keeper ${keeper.url} did not take its share after ${config.keeperMaxRetries} ` +
-              `attempts (${message(e)}); start the Keepers and run Bootstrap again`,
+              `attempts (${errorMessage(e)}); start the Keepers and run Bootstrap again`,
           );
         })
       ),
@@ -139,11 +137,11 @@ await runProgram(PROGRAM, async () => {
     maxMs: 60_000,
     deadlineMs: Math.max(verifyDeadline(), 1),
     retryable: (e) => !isFinal(e),
-    onRetry: (e) => log.info("waiting for Nexus to verify", { error: message(e) }),
+    onRetry: (e) => log.info("waiting for Nexus to verify", { error: errorMessage(e) }),
   }).catch((e) => {
     throw new Error(
       `Nexus did not verify the root key within SPIKE_BOOTSTRAP_INIT_VERIFICATION_TIMEOUT ` +
-        `(${message(e)})`,
+        `(${errorMessage(e)})`,
     );
   });
   if (hash !== expected) {

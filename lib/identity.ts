@@ -8,12 +8,12 @@
  */
 
 import { dirname } from "node:path";
-import { ConfigError, envString } from "./config/env.ts";
+import { ConfigError, envDuration, envString } from "./config/env.ts";
 import { requireAccess } from "./config/permissions.ts";
 import { createFileX509Source } from "./spiffe/filesource.ts";
 import type { X509Source } from "./spiffe/source.ts";
 import type { WorkloadApiError } from "./spiffe/workloadapi/client.ts";
-import { createX509Source } from "./spiffe/workloadapi/x509source.ts";
+import { createX509Source, DEFAULT_SOURCE_TIMEOUT_MS } from "./spiffe/workloadapi/x509source.ts";
 import { endpointAddressFromEnv, parseEndpointAddress } from "./spiffe/endpoint.ts";
 
 /** An identity source that can be closed, and says where it reads from. */
@@ -28,6 +28,11 @@ const FILE_VARS = [
   "SPIKE_SVID_KEY_FILE",
   "SPIKE_SVID_BUNDLE_FILE",
 ] as const;
+
+/** `SPIKE_SPIFFE_SOURCE_TIMEOUT` (Go duration): how long to wait for the first SVID; 30s. */
+export function sourceTimeoutFromEnv(): number {
+  return envDuration("SPIKE_SPIFFE_SOURCE_TIMEOUT", DEFAULT_SOURCE_TIMEOUT_MS, { min: 1 });
+}
 
 /** The three SVID files, or undefined when none is configured; a partial set is an error. */
 export function svidFilesFromEnv():
@@ -46,7 +51,8 @@ export function svidFilesFromEnv():
 
 /**
  * Opens the configured identity source: SVID files when configured, else
- * the Workload API at `address` (default `SPIFFE_ENDPOINT_SOCKET`). Checks
+ * the Workload API at `address` (default `SPIFFE_ENDPOINT_SOCKET`), waiting
+ * `SPIKE_SPIFFE_SOURCE_TIMEOUT` for the first SVID. Checks
  * first that the files or the socket are inside the program's permissions.
  */
 export async function openIdentitySource(
@@ -71,6 +77,7 @@ export async function openIdentitySource(
   );
   const source = await createX509Source({
     address,
+    timeoutMs: sourceTimeoutFromEnv(),
     onError: options.onError as ((e: WorkloadApiError) => void) | undefined,
   });
   return Object.assign(source, { origin: `the Workload API at ${source.address}` });

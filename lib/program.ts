@@ -11,6 +11,7 @@ import { requireAccess } from "./config/permissions.ts";
 import { hasRole, type Role } from "./roles.ts";
 import { type IdentitySource, openIdentitySource } from "./identity.ts";
 import type { Logger } from "./log.ts";
+import { errorMessage } from "./errors.ts";
 
 /** Prints `<program>: <message>` and exits with code 1. */
 export function fatal(program: string, message: string): never {
@@ -23,8 +24,7 @@ export async function runProgram(program: string, main: () => Promise<void>): Pr
   try {
     await main();
   } catch (e) {
-    const text = e instanceof Error ? e.message : String(e);
-    fatal(program, text);
+    fatal(program, errorMessage(e));
   }
 }
 

@@ -7,6 +7,9 @@
  */
 
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { ValidationError } from "../lib/api/errors.ts";
+import { errorMessage } from "../lib/errors.ts";
+import { describeValidation } from "./errors.ts";
 import { Exit } from "./exit.ts";
 
 /** A failure to report as one sentence with an exit code. */
@@ -130,13 +133,16 @@ export async function runCli(program: string, root: CommandGroup, argv: string[]
     }
     try {
       return await next.run(parsed as { values: Record<string, unknown>; positionals: string[] });
-    } catch (e) {
+    } catch (caught) {
+      const e = caught instanceof ValidationError
+        ? new CliError(describeValidation(caught), Exit.usage)
+        : caught;
       if (e instanceof CliError) {
         console.error(`${path}: ${e.message}`);
         if (e.exitCode === Exit.usage) console.error(`Usage: ${path} ${next.usage}`);
         return e.exitCode;
       }
-      console.error(`${path}: ${(e as Error).message ?? e}`);
+      console.error(`${path}: ${errorMessage(e)}`);
       return Exit.failure;
     }
   }

@@ -8,7 +8,10 @@
 
 import { nexusUrlFromEnv } from "../lib/config/nexus_url.ts";
 import { hostOf, requireAccess } from "../lib/config/permissions.ts";
-import { ApiResponseError } from "../lib/client/errors.ts";
+import { ApiResponseError, TransportError } from "../lib/client/errors.ts";
+import { errorMessage } from "../lib/errors.ts";
+import { ValidationError } from "../lib/api/errors.ts";
+import { describeValidation } from "./errors.ts";
 import { connectNexus, httpClientSettingsFromEnv } from "../lib/client/connect.ts";
 import type { NexusClient } from "../lib/client/nexus.ts";
 import { type Role, RoleSet } from "../lib/roles.ts";
@@ -30,10 +33,6 @@ const ROLE_WORDS: Partial<Record<Role, string>> = {
   "pilot-recover": "recover",
   "pilot-restore": "restore",
 };
-
-function message(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
 
 /**
  * The Workload API address: `SPIFFE_ENDPOINT_SOCKET`, else
@@ -59,6 +58,7 @@ export function explain(
   subject: Subject = {},
 ): CliError {
   if (e instanceof CliError) return e;
+  if (e instanceof ValidationError) return new CliError(describeValidation(e), Exit.usage);
   if (e instanceof ApiResponseError) {
     const code = exitForCode(e.code);
     switch (e.code) {
@@ -78,18 +78,20 @@ export function explain(
         return new CliError(`Nexus failed to answer (HTTP ${e.status}); see its logs`, code);
     }
   }
-  const text = message(e);
-  if (/unauthorized SPIFFE ID|expected a SPIKE Nexus/i.test(text)) {
-    return new CliError(
-      `the server at ${nexusUrl} is not a SPIKE Nexus (${text}); check SPIKE_NEXUS_API_URL`,
-      Exit.unavailable,
-    );
-  }
-  if (
-    /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|timed out|socket hang up|ECONNRESET|connection|peer closed/i
-      .test(text)
-  ) {
-    return new CliError(unreachableHint(nexusUrl, text), Exit.unavailable);
+  const text = errorMessage(e);
+  if (e instanceof TransportError) {
+    switch (e.kind) {
+      case "unauthorized":
+        return new CliError(
+          `the server at ${nexusUrl} is not a SPIKE Nexus (${text}); check SPIKE_NEXUS_API_URL`,
+          Exit.unavailable,
+        );
+      case "refused":
+      case "reset":
+      case "unreachable":
+      case "timeout":
+        return new CliError(unreachableHint(nexusUrl, text), Exit.unavailable);
+    }
   }
   return new CliError(text, Exit.failure);
 }
@@ -114,7 +116,7 @@ export async function withNexus<T>(
     files = svidFilesFromEnv();
     requireAccess("SPIKE_NEXUS_API_URL", { kind: "net", host: hostOf(nexusUrl) });
   } catch (e) {
-    throw new CliError(message(e), Exit.config);
+    throw new CliError(errorMessage(e), Exit.config);
   }
   const address = pilotEndpointAddress();
   if (!files) {
@@ -123,7 +125,7 @@ export async function withNexus<T>(
       try {
         requireAccess("SPIFFE_ENDPOINT_SOCKET", { kind: "unix-socket", path: endpoint.path });
       } catch (e) {
-        throw new CliError(message(e), Exit.config);
+        throw new CliError(errorMessage(e), Exit.config);
       }
       if (!(await pathExists(endpoint.path))) {
         // A person is waiting: say so at once instead of retrying for the source timeout.
@@ -136,7 +138,7 @@ export async function withNexus<T>(
     source = await openIdentitySource({ address });
   } catch (e) {
     if (e instanceof ConfigError) throw new CliError(e.message, Exit.config);
-    throw new CliError(`no identity: ${message(e)}`, Exit.unauthorized);
+    throw new CliError(`no identity: ${errorMessage(e)}`, Exit.unauthorized);
   }
   const id = source.getX509Svid().id;
   if (!roles.has(id, role)) {

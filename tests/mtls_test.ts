@@ -1,22 +1,22 @@
 /**
  * mTLS over real sockets, with the server and the client in separate processes (two TLS
- * endpoints in one Deno process can share session state; see deno-runtime-notes §1-2), with
+ * endpoints in one Deno process can share session state: the module notes of lib/tls/server.ts
+ * and lib/tls/client.ts), with
  * certificates made by openssl, and with independent clients (curl, openssl s_client).
  */
 
 import assert from "node:assert/strict";
 import tls from "node:tls";
-import { X509Bundle, X509BundleSet } from "../lib/spiffe/bundle.ts";
-import { parseTrustDomain, type SpiffeId } from "../lib/spiffe/id.ts";
+import type { SpiffeId } from "../lib/spiffe/id.ts";
 import { pemToDer } from "../lib/spiffe/pem.ts";
 import { StaticX509Source } from "../lib/spiffe/source.ts";
 import { parseX509Svid } from "../lib/spiffe/x509svid.ts";
 import { authorizeID, authorizeOneOf, type Authorizer } from "../lib/tls/authorize.ts";
 import { createMtlsAgent, type MtlsAgent } from "../lib/tls/client.ts";
 import { createMtlsServer, peerIdOf } from "../lib/tls/server.ts";
-import type { Issued } from "./support/openssl.ts";
-import { OPENSSL } from "./support/openssl.ts";
-import { type Fixtures, makeFixtures } from "./support/openssl_fixtures.ts";
+import type { Issued } from "../lib/spiffe/_test_pki.ts";
+import { OPENSSL } from "../lib/spiffe/_test_pki.ts";
+import { type Fixtures, makeFixtures, sourceOf } from "../lib/spiffe/_test_fixtures.ts";
 import { runPeerClient, runTool, startPeerServer } from "./support/mtls_harness.ts";
 
 const NEXUS = "spiffe://example.org/spike/nexus";
@@ -24,23 +24,6 @@ const PILOT = "spiffe://example.org/spike/pilot/role/superuser";
 const KEEPER = "spiffe://example.org/spike/keeper";
 const OTHER = "spiffe://other.org/workload";
 const CURL = "/usr/bin/curl";
-
-function bundleSet(fx: Fixtures, tds: ("example.org" | "other.org")[]): X509BundleSet {
-  return new X509BundleSet(tds.map((td) =>
-    X509Bundle.parse(
-      parseTrustDomain(td),
-      td === "example.org" ? fx.root.certPem : fx.otherRoot.certPem,
-    )
-  ));
-}
-
-function sourceOf(
-  fx: Fixtures,
-  cert: Issued,
-  tds: ("example.org" | "other.org")[] = ["example.org", "other.org"],
-) {
-  return new StaticX509Source(parseX509Svid(cert.chainPem, cert.keyPem), bundleSet(fx, tds));
-}
 
 /** Runs `fn` with a fresh agent (new connections) and closes it. */
 async function withAgent<T>(

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { badRequest } from "./errors.ts";
+import { invalid } from "./errors.ts";
 import { base64Field, intField, type JsonObject, stringField } from "./json.ts";
 
 /** The only format version. */
@@ -65,10 +65,16 @@ export function readDecrypt(
   stringField(obj, "nonce", "");
   stringField(obj, "ciphertext", "");
   readAlgorithm(obj);
-  if (version !== CIPHER_VERSION) throw badRequest("unsupported version");
+  if (version !== CIPHER_VERSION) {
+    throw invalid("version", "one-of", [String(CIPHER_VERSION)], "unsupported version");
+  }
   const nonce = base64Field(obj, "nonce");
-  if (nonce.length !== NONCE_BYTES) throw badRequest("the nonce must be 12 bytes");
+  if (nonce.length !== NONCE_BYTES) {
+    throw invalid("nonce", "length", NONCE_BYTES, "the nonce must be 12 bytes");
+  }
   const ciphertext = base64Field(obj, "ciphertext");
-  if (ciphertext.length > maxCiphertext) throw badRequest("the ciphertext is too large");
+  if (ciphertext.length > maxCiphertext) {
+    throw invalid("ciphertext", "size", maxCiphertext, "the ciphertext is too large");
+  }
   return { nonce, ciphertext };
 }

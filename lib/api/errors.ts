@@ -31,6 +31,60 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * What a {@link ValidationError} found wrong:
+ * - `json`: the body is not one JSON object; `type`: a field has the wrong JSON type;
+ * - `range`: a number outside `limit`; `length`: a text or list not of the allowed length;
+ * - `charset`: a text outside its allowed length and characters (`limit` describes both);
+ * - `size`: too many bytes (`limit`: the most); `one-of`: not among `limit`'s choices;
+ * - `required`: missing or empty; `syntax`: a pattern that does not compile;
+ * - `reserved`: reaches a reserved path without saying so; `mismatch`: two fields disagree.
+ */
+export type ValidationRule =
+  | "json"
+  | "type"
+  | "range"
+  | "length"
+  | "charset"
+  | "size"
+  | "one-of"
+  | "required"
+  | "syntax"
+  | "reserved"
+  | "mismatch";
+
+/**
+ * Input that breaks a rule of the contract. It is an `api_bad_request` {@link ApiError}, so a
+ * server answers 400 with no message; clients that check input before sending (Pilot) word it
+ * from `field`, `rule` and `limit` instead of parsing the message. Never carries the value.
+ */
+export class ValidationError extends ApiError {
+  override name = "ValidationError";
+
+  /**
+   * @param field the request field (`"path"`, `"pathPattern"`, `"body"`, ...).
+   * @param limit what the rule allows: a number (most bytes, exact length), a description
+   *   (`"1 to 500 characters of ..."`) or the allowed choices.
+   * @param detail one sentence naming the problem (and the limit).
+   */
+  constructor(
+    readonly field: string,
+    readonly rule: ValidationRule,
+    readonly limit: number | string | readonly string[] | undefined,
+    readonly detail: string,
+  ) {
+    super("api_bad_request", detail);
+  }
+}
+
+/** Shorthand for `new ValidationError(...)`. */
+export const invalid = (
+  field: string,
+  rule: ValidationRule,
+  limit: number | string | readonly string[] | undefined,
+  detail: string,
+) => new ValidationError(field, rule, limit, detail);
+
 /** The code that goes with an HTTP status, as the reference SDK reads responses. */
 export function codeForStatus(status: number): ErrorCode | undefined {
   for (const [code, s] of Object.entries(ERROR_STATUS)) {

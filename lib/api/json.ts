@@ -7,7 +7,7 @@
  */
 
 import { Buffer } from "node:buffer";
-import { badRequest } from "./errors.ts";
+import { invalid } from "./errors.ts";
 
 /** A decoded JSON object. */
 export type JsonObject = Record<string, unknown>;
@@ -20,10 +20,10 @@ export function parseJsonObject(body: Uint8Array): JsonObject {
   try {
     value = JSON.parse(decoder.decode(body));
   } catch {
-    throw badRequest("the body is not valid JSON");
+    throw invalid("body", "json", undefined, "the body is not valid JSON");
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw badRequest("the body must be a JSON object");
+    throw invalid("body", "json", undefined, "the body must be a JSON object");
   }
   return value as JsonObject;
 }
@@ -32,7 +32,7 @@ export function parseJsonObject(body: Uint8Array): JsonObject {
 export function stringField(obj: JsonObject, name: string, fallback?: string): string {
   const v = obj[name];
   if ((v === undefined || v === null) && fallback !== undefined) return fallback;
-  if (typeof v !== "string") throw badRequest(`"${name}" must be a string`);
+  if (typeof v !== "string") throw invalid(name, "type", "string", `"${name}" must be a string`);
   return v;
 }
 
@@ -49,9 +49,11 @@ export function intField(
   const v = obj[name];
   if ((v === undefined || v === null) && fallback !== undefined) return fallback;
   if (typeof v !== "number" || !Number.isInteger(v)) {
-    throw badRequest(`"${name}" must be a whole number`);
+    throw invalid(name, "type", "integer", `"${name}" must be a whole number`);
   }
-  if (v < min || v > max) throw badRequest(`"${name}" is out of range`);
+  if (v < min || v > max) {
+    throw invalid(name, "range", `${min} to ${max}`, `"${name}" is out of range`);
+  }
   return v;
 }
 
@@ -59,10 +61,12 @@ export function intField(
 export function intListField(obj: JsonObject, name: string, { min = 0 } = {}): number[] {
   const v = obj[name];
   if (v === undefined || v === null) return [];
-  if (!Array.isArray(v)) throw badRequest(`"${name}" must be an array of whole numbers`);
+  if (!Array.isArray(v)) {
+    throw invalid(name, "type", "integer[]", `"${name}" must be an array of whole numbers`);
+  }
   return v.map((n) => {
     if (typeof n !== "number" || !Number.isInteger(n) || n < min) {
-      throw badRequest(`"${name}" must hold whole numbers of at least ${min}`);
+      throw invalid(name, "range", min, `"${name}" must hold whole numbers of at least ${min}`);
     }
     return n;
   });
@@ -73,7 +77,7 @@ export function stringListField(obj: JsonObject, name: string): string[] {
   const v = obj[name];
   if (v === undefined || v === null) return [];
   if (!Array.isArray(v) || v.some((s) => typeof s !== "string")) {
-    throw badRequest(`"${name}" must be an array of strings`);
+    throw invalid(name, "type", "string[]", `"${name}" must be an array of strings`);
   }
   return v as string[];
 }
@@ -82,9 +86,13 @@ export function stringListField(obj: JsonObject, name: string): string[] {
 export function stringMapField(obj: JsonObject, name: string): Record<string, string> {
   const v = obj[name];
   if (v === undefined || v === null) return {};
-  if (typeof v !== "object" || Array.isArray(v)) throw badRequest(`"${name}" must be an object`);
+  if (typeof v !== "object" || Array.isArray(v)) {
+    throw invalid(name, "type", "object", `"${name}" must be an object`);
+  }
   for (const value of Object.values(v as JsonObject)) {
-    if (typeof value !== "string") throw badRequest(`"${name}" values must be strings`);
+    if (typeof value !== "string") {
+      throw invalid(name, "type", "string", `"${name}" values must be strings`);
+    }
   }
   return { ...(v as Record<string, string>) };
 }
@@ -94,13 +102,13 @@ export function byteArrayField(obj: JsonObject, name: string, length: number): U
   const v = obj[name];
   if (v === undefined || v === null) return null;
   if (!Array.isArray(v) || v.length !== length) {
-    throw badRequest(`"${name}" must be an array of ${length} numbers`);
+    throw invalid(name, "length", length, `"${name}" must be an array of ${length} numbers`);
   }
   const out = new Uint8Array(length);
   for (let i = 0; i < length; i++) {
     const b = v[i];
     if (typeof b !== "number" || !Number.isInteger(b) || b < 0 || b > 255) {
-      throw badRequest(`"${name}" must hold numbers from 0 to 255`);
+      throw invalid(name, "range", "0 to 255", `"${name}" must hold numbers from 0 to 255`);
     }
     out[i] = b;
   }
@@ -124,7 +132,7 @@ export function base64Field(obj: JsonObject, name: string): Uint8Array {
   const v = obj[name];
   if (v === undefined || v === null) return new Uint8Array(0);
   if (typeof v !== "string" || !isBase64(v)) {
-    throw badRequest(`"${name}" must be standard base64`);
+    throw invalid(name, "type", "base64", `"${name}" must be standard base64`);
   }
   return fromBase64(v);
 }

@@ -12,7 +12,7 @@
  */
 
 import { RE2JS, RE2JSException, RE2JSSyntaxException } from "re2js";
-import { badRequest } from "./errors.ts";
+import { invalid } from "./errors.ts";
 
 /** A compiled policy pattern, with Go's matching semantics. */
 export interface CompiledPattern {
@@ -98,7 +98,13 @@ export function compilePattern(pattern: string, label = "the pattern"): Compiled
   try {
     re = RE2JS.compile(pattern);
   } catch (e) {
-    throw badRequest(`${label} is not a valid RE2 regular expression: ${syntaxProblem(e)}`);
+    const problem = syntaxProblem(e);
+    throw invalid(
+      label,
+      "syntax",
+      "RE2",
+      `${label} is not a valid RE2 regular expression: ${problem}`,
+    );
   }
   const compiled = new Re2Pattern(pattern, re);
   if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value!);
@@ -147,7 +153,10 @@ export function checkReservedAtUpsert(spiffeIdPattern: string, pathPattern: stri
   const reserved = RESERVED_PATHS.find((r) => path.find(r));
   if (reserved === undefined) return;
   if (path.describes(reserved) && isPreciseIdentity(spiffeIdPattern)) return;
-  throw badRequest(
+  throw invalid(
+    "pathPattern",
+    "reserved",
+    reserved,
     `the policy reaches the reserved system path ${reserved} only by substring match; ` +
       "anchor both patterns with ^ and $ to grant access there deliberately",
   );

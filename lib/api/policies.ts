@@ -11,7 +11,7 @@
  */
 
 import { checkReservedAtUpsert, compilePattern } from "./patterns.ts";
-import { badRequest } from "./errors.ts";
+import { invalid } from "./errors.ts";
 import { type JsonObject, stringField, stringListField } from "./json.ts";
 
 /** Every permission a policy may hold, in upstream's order. `super` implies the others. */
@@ -26,6 +26,15 @@ export const MAX_PATTERN_LENGTH = 500;
 
 const NAME = /^[a-zA-Z0-9_ -]+$/;
 const PATH_PATTERN = /^[a-zA-Z0-9._\-/^$()?+*|[\]{}\\]+$/;
+/** What a policy name may be, in words. */
+export const POLICY_NAME_RULE =
+  `1 to ${MAX_NAME_LENGTH} characters of a-z A-Z 0-9 "-" "_" and space`;
+/** What a path pattern may be, in words (it must also compile under RE2). */
+export const PATH_PATTERN_RULE =
+  `1 to ${MAX_PATTERN_LENGTH} characters of a-z A-Z 0-9 and ._-/^$()?+*|[]{}\\`;
+/** What a SPIFFE ID pattern may be, in words (it must also compile under RE2). */
+export const SPIFFE_ID_PATTERN_RULE =
+  `[^]spiffe://<trust domain>[/<path>][$], at most ${MAX_PATTERN_LENGTH} characters`;
 // Upstream's exact expression. It runs under RE2: under a backtracking engine its
 // `(/[...]+)*` group (whose class also holds "/") is exponential on inputs like
 // "spiffe://a" followed by many slashes and one bad character.
@@ -103,16 +112,20 @@ export function validatePolicyPut(req: PolicyPutRequest): ValidPolicy {
   validatePolicyName(req.name);
   const spiffe = req.spiffeidPattern;
   if (spiffe.length > MAX_PATTERN_LENGTH || !SPIFFE_ID_PATTERN.find(spiffe)) {
-    throw badRequest(
-      "invalid SPIFFE ID pattern: [^]spiffe://<trust domain>[/<path>][$], " +
-        `at most ${MAX_PATTERN_LENGTH} characters`,
+    throw invalid(
+      "spiffeidPattern",
+      "charset",
+      SPIFFE_ID_PATTERN_RULE,
+      `invalid SPIFFE ID pattern: ${SPIFFE_ID_PATTERN_RULE}`,
     );
   }
   const path = req.pathPattern;
   if (path.length === 0 || path.length > MAX_PATTERN_LENGTH || !PATH_PATTERN.test(path)) {
-    throw badRequest(
-      `invalid path pattern: 1 to ${MAX_PATTERN_LENGTH} characters of ` +
-        "a-z A-Z 0-9 and ._-/^$()?+*|[]{}\\",
+    throw invalid(
+      "pathPattern",
+      "charset",
+      PATH_PATTERN_RULE,
+      `invalid path pattern: ${PATH_PATTERN_RULE}`,
     );
   }
   const permissions = validatePermissions(req.permissions);
@@ -160,18 +173,23 @@ export function parsePolicyList(obj: JsonObject): Required<PolicyListRequest> {
 
 function validatePolicyName(name: string): void {
   if (name.length === 0 || name.length > MAX_NAME_LENGTH || !NAME.test(name)) {
-    throw badRequest(
-      `invalid policy name: 1 to ${MAX_NAME_LENGTH} characters of a-z A-Z 0-9 "-" "_" and space`,
-    );
+    throw invalid("name", "charset", POLICY_NAME_RULE, `invalid policy name: ${POLICY_NAME_RULE}`);
   }
 }
 
 function validatePermissions(given: string[]): Permission[] {
-  if (given.length === 0) throw badRequest("a policy needs at least one permission");
+  if (given.length === 0) {
+    throw invalid("permissions", "required", PERMISSIONS, "a policy needs at least one permission");
+  }
   const out: Permission[] = [];
   for (const p of given) {
     if (!(PERMISSIONS as readonly string[]).includes(p)) {
-      throw badRequest(`invalid permission: each must be one of ${PERMISSIONS.join(", ")}`);
+      throw invalid(
+        "permissions",
+        "one-of",
+        PERMISSIONS,
+        `invalid permission: each must be one of ${PERMISSIONS.join(", ")}`,
+      );
     }
     if (!out.includes(p as Permission)) out.push(p as Permission);
   }

@@ -1,12 +1,13 @@
 /**
  * The contract of the root-key routes: Keeper contribute and shard, Nexus
  * operator recover and restore, and bootstrap verify. Shares travel as arrays
- * of 33 numbers (32 value bytes, then the index), see DESIGN.md §5.7.
+ * of 33 numbers (32 value bytes, then the index), as `lib/crypto/shamir.ts`
+ * makes them.
  *
  * @module
  */
 
-import { badRequest } from "./errors.ts";
+import { invalid } from "./errors.ts";
 import {
   base64Field,
   byteArrayField,
@@ -79,10 +80,12 @@ function isAllZero(bytes: Uint8Array): boolean {
 /** A share on the wire, checked: 33 numbers, index 1..255, value not all zero. */
 export function parseShareField(obj: JsonObject, name = "shard"): Uint8Array {
   const share = byteArrayField(obj, name, SHARE_LENGTH);
-  if (share === null) throw badRequest(`"${name}" is required`);
-  if (isAllZero(share)) throw badRequest(`"${name}" is empty`);
+  if (share === null) throw invalid(name, "required", undefined, `"${name}" is required`);
+  if (isAllZero(share)) throw invalid(name, "required", undefined, `"${name}" is empty`);
   const index = shareIndex(share);
-  if (index < 1 || index > MAX_SHARES) throw badRequest(`"${name}" has no valid index`);
+  if (index < 1 || index > MAX_SHARES) {
+    throw invalid(name, "range", `1 to ${MAX_SHARES}`, `"${name}" has no valid index`);
+  }
   return share;
 }
 
@@ -95,7 +98,9 @@ export function shareToWire(share: Uint8Array): number[] {
 export function parseRestoreRequest(obj: JsonObject): { id: number; share: Uint8Array } {
   const id = intField(obj, "id", { min: 1, max: MAX_SHARES });
   const share = parseShareField(obj);
-  if (shareIndex(share) !== id) throw badRequest('"id" is not the index of "shard"');
+  if (shareIndex(share) !== id) {
+    throw invalid("id", "mismatch", undefined, '"id" is not the index of "shard"');
+  }
   return { id, share };
 }
 
@@ -108,9 +113,11 @@ export function parseVerifyRequest(
   stringField(obj, "ciphertext");
   const nonce = base64Field(obj, "nonce");
   const ciphertext = base64Field(obj, "ciphertext");
-  if (nonce.length !== VERIFY_NONCE_LENGTH) throw badRequest('"nonce" must be 12 bytes');
+  if (nonce.length !== VERIFY_NONCE_LENGTH) {
+    throw invalid("nonce", "length", VERIFY_NONCE_LENGTH, '"nonce" must be 12 bytes');
+  }
   if (ciphertext.length === 0 || ciphertext.length > maxCiphertext) {
-    throw badRequest('"ciphertext" is empty or too large');
+    throw invalid("ciphertext", "size", maxCiphertext, '"ciphertext" is empty or too large');
   }
   return { nonce, ciphertext };
 }

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { badRequest } from "./errors.ts";
+import { invalid } from "./errors.ts";
 import { intField, intListField, type JsonObject, stringField, stringMapField } from "./json.ts";
 
 /** Longest secret path. */
@@ -17,7 +17,12 @@ export const MAX_KEY_LENGTH = 250;
 export const MAX_SECRET_BYTES = 512 * 1024;
 
 const PATH = /^[a-zA-Z0-9._\-/()?+*|[\]{}\\]+$/;
+/** What {@link validateSecretPath} allows, in words. */
+export const SECRET_PATH_RULE =
+  `1-${MAX_PATH_LENGTH} characters of a-z A-Z 0-9 . _ - / ( ) ? + * | [ ] { } \\`;
 const KEY = /^[a-zA-Z0-9_ -]+$/;
+/** What {@link validateSecretValues} allows for a key name, in words. */
+export const KEY_NAME_RULE = `1-${MAX_KEY_LENGTH} characters of a-z A-Z 0-9 _ - and space`;
 
 /** `POST /v1/store/secrets` body. */
 export interface SecretPutRequest {
@@ -102,10 +107,15 @@ export function readSecretVersions(obj: JsonObject): Required<SecretVersionsRequ
  */
 export function validateSecretPath(path: string): void {
   if (path.length === 0 || path.length > MAX_PATH_LENGTH || !PATH.test(path)) {
-    throw badRequest("invalid secret path");
+    throw invalid("path", "charset", SECRET_PATH_RULE, "invalid secret path");
   }
   if (path.startsWith("/") || path.endsWith("/") || path.includes("//")) {
-    throw badRequest("invalid secret path: an empty segment (a leading, trailing or double /)");
+    throw invalid(
+      "path",
+      "syntax",
+      "non-empty segments",
+      "invalid secret path: an empty segment (a leading, trailing or double /)",
+    );
   }
 }
 
@@ -113,11 +123,13 @@ export function validateSecretPath(path: string): void {
 export function validateSecretValues(values: Record<string, string>): Uint8Array {
   for (const key of Object.keys(values)) {
     if (key.length === 0 || key.length > MAX_KEY_LENGTH || !KEY.test(key)) {
-      throw badRequest("invalid key name");
+      throw invalid("values", "charset", KEY_NAME_RULE, "invalid key name");
     }
   }
   const sorted = Object.fromEntries(Object.entries(values).sort(([a], [b]) => a < b ? -1 : 1));
   const json = new TextEncoder().encode(JSON.stringify(sorted));
-  if (json.length > MAX_SECRET_BYTES) throw badRequest("the secret is too large");
+  if (json.length > MAX_SECRET_BYTES) {
+    throw invalid("values", "size", MAX_SECRET_BYTES, "the secret is too large");
+  }
   return json;
 }

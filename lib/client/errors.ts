@@ -6,6 +6,9 @@
  */
 
 import { codeForStatus, type ErrorCode } from "../api/errors.ts";
+import { TransportError, type TransportErrorKind } from "../tls/errors.ts";
+
+export { TransportError, type TransportErrorKind };
 
 /** A non-200 answer. */
 export class ApiResponseError extends Error {
@@ -27,4 +30,14 @@ export function jsonBody<T>(body: Uint8Array, url: string): T {
   } catch {
     throw new Error(`${url} answered with a body that is not JSON`);
   }
+}
+
+/**
+ * Whether sending the same request again may succeed: the server is not ready yet (503), or
+ * the connection failed before an answer (refused or reset). Never true for a refused
+ * identity, a timeout (the request may still be running) or a bad request.
+ */
+export function isTransient(e: unknown): boolean {
+  if (e instanceof ApiResponseError) return e.status === 503;
+  return e instanceof TransportError && (e.kind === "refused" || e.kind === "reset");
 }

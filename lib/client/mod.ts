@@ -24,5 +24,10 @@ export {
   NexusConnection,
 } from "./connect.ts";
 export { NexusClient, type NexusClientOptions, type PolicyInput } from "./nexus.ts";
-export { ApiResponseError } from "./errors.ts";
+export {
+  ApiResponseError,
+  isTransient,
+  TransportError,
+  type TransportErrorKind,
+} from "./errors.ts";
 export type { ErrorCode } from "../api/errors.ts";

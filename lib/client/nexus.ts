@@ -29,7 +29,7 @@ import type {
 import { SHARE_LENGTH, shareIndex } from "../crypto/shamir.ts";
 import { retry } from "../retry.ts";
 import type { MtlsAgent } from "../tls/client.ts";
-import { ApiResponseError, jsonBody } from "./errors.ts";
+import { ApiResponseError, isTransient, jsonBody } from "./errors.ts";
 
 /** Options for {@link NexusClient}. */
 export interface NexusClientOptions {
@@ -49,13 +49,6 @@ export interface PolicyInput {
   spiffeidPattern: string;
   pathPattern: string;
   permissions: string[];
-}
-
-/** Worth another attempt: Nexus not ready yet, or the connection failed before an answer. */
-function transient(e: unknown): boolean {
-  if (e instanceof ApiResponseError) return e.status === 503;
-  const text = e instanceof Error ? e.message : String(e);
-  return /ECONNREFUSED|ECONNRESET|socket hang up|EPIPE|closed/i.test(text);
 }
 
 /** A Nexus client. */
@@ -85,7 +78,7 @@ export class NexusClient {
       initialMs: 200,
       maxMs: 2000,
       maxAttempts: this.#readAttempts,
-      retryable: transient,
+      retryable: isTransient,
     });
   }
 

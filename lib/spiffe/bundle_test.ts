@@ -2,20 +2,11 @@ import assert from "node:assert/strict";
 import { X509Bundle, X509BundleError, X509BundleSet } from "./bundle.ts";
 import { parseTrustDomain } from "./id.ts";
 import { derToPem, pemToDer } from "./pem.ts";
-import { createPki } from "../../tests/support/openssl.ts";
+import { createPki } from "./_test_pki.ts";
+import { concat } from "./_test_utils.ts";
 
 const example = parseTrustDomain("example.org");
 const other = parseTrustDomain("spiffe://other.org");
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
 
 Deno.test("X509Bundle and X509BundleSet", async (t) => {
   const pki = await createPki();
@@ -30,7 +21,7 @@ Deno.test("X509Bundle and X509BundleSet", async (t) => {
       const fromPem = X509Bundle.parse(example, a.certPem + b.certPem + a.certPem);
       assert.equal(fromPem.trustDomain.name, "example.org");
       assert.deepEqual(fromPem.authorities, [aDer, bDer]);
-      const fromDer = X509Bundle.parse(example, concat([aDer, bDer, bDer]));
+      const fromDer = X509Bundle.parse(example, concat(aDer, bDer, bDer));
       assert.deepEqual(fromDer.authorities, [aDer, bDer]);
       const fromPemBytes = X509Bundle.parse(example, new TextEncoder().encode(b.certPem));
       assert.deepEqual(fromPemBytes.authorities, [bDer]);
@@ -67,7 +58,7 @@ Deno.test("X509Bundle and X509BundleSet", async (t) => {
     });
 
     await t.step("authorities are copies of the input", () => {
-      const input = concat([aDer]);
+      const input = concat(aDer);
       const bundle = X509Bundle.parse(example, input);
       input[10] ^= 0xff;
       assert.deepEqual(bundle.authorities[0], aDer);

@@ -1,6 +1,6 @@
 /**
  * SPIFFE IDs and trust domains, parsed and validated exactly as the SPIFFE ID
- * specification says (standards/SPIFFE-ID.md), in the manner of go-spiffe's
+ * specification says (`standards/SPIFFE-ID.md` in github.com/spiffe/spiffe), in the manner of go-spiffe's
  * `spiffeid` package: parsing rejects instead of normalising, and every
  * rejection says what was wrong.
  *

@@ -38,9 +38,9 @@ export function matchMemberOf(td: TrustDomain | string): Matcher {
 }
 
 /**
- * SPIKE's role rule: an ID has the role when it equals one of the role's base
- * IDs or lies below one (`base + "/"` is a prefix). So `.../spike/nexus/pod-0`
- * is a Nexus, while `.../spike/nexus-evil` is not.
+ * Matches an ID equal to one of `bases` or below one (`base + "/"` is a prefix):
+ * with base `.../a/b`, `.../a/b/pod-0` matches while `.../a/b-evil` does not.
+ * (Role rules that admit replicas under a base ID are built on it.)
  */
 export function matchIdOrBelow(...bases: (SpiffeId | string)[]): Matcher {
   const roots = bases.map((b) => toId(b).toString());

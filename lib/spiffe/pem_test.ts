@@ -1,20 +1,11 @@
 import assert from "node:assert/strict";
 import { derToPem, PemError, pemToDer, readCertificates, splitConcatenatedDer } from "./pem.ts";
+import { concat } from "./_test_utils.ts";
 
 // Two tiny SEQUENCEs standing in for certificates, and a long-form one (200 content bytes).
 const A = new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x01]);
 const B = new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x02]);
 const LONG = new Uint8Array([0x30, 0x81, 200, ...new Uint8Array(200).fill(7)]);
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
 
 Deno.test("derToPem and pemToDer round-trip, with 64-column lines", () => {
   const big = new Uint8Array(1000).map((_, i) => i % 256);

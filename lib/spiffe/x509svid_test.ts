@@ -11,8 +11,8 @@ import {
   verifyX509Svid,
   X509SvidError,
 } from "./x509svid.ts";
-import type { Issued } from "../../tests/support/openssl.ts";
-import { makeFixtures } from "../../tests/support/openssl_fixtures.ts";
+import type { Issued } from "./_test_pki.ts";
+import { makeFixtures } from "./_test_fixtures.ts";
 
 const example = parseTrustDomain("example.org");
 const other = parseTrustDomain("other.org");

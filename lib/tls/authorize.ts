@@ -1,12 +1,15 @@
 /**
  * Authorizers decide, after a peer's X.509-SVID has been verified, whether its SPIFFE ID may
  * talk to us (go-spiffe's `tlsconfig.Authorizer`). They run inside TLS callbacks, so they are
- * synchronous: return to allow, throw {@link AuthorizationError} to refuse.
+ * synchronous: return to allow, throw {@link AuthorizationError} to refuse. Each one adapts a
+ * matcher of `lib/spiffe/match.ts`, which says which IDs are acceptable.
  *
  * @module
  */
 
-import { parseSpiffeId, parseTrustDomain, type SpiffeId, type TrustDomain } from "../spiffe/id.ts";
+import { errorMessage } from "../errors.ts";
+import { parseTrustDomain, type SpiffeId, type TrustDomain } from "../spiffe/id.ts";
+import { matchAny, type Matcher, matchId, matchMemberOf, matchOneOf } from "../spiffe/match.ts";
 
 /** Thrown by an {@link Authorizer} that refuses a peer. */
 export class AuthorizationError extends Error {
@@ -27,13 +30,30 @@ export class AuthorizationError extends Error {
  */
 export type Authorizer = (id: SpiffeId, verifiedChain: readonly Uint8Array[]) => void;
 
-function toId(id: SpiffeId | string): SpiffeId {
-  return typeof id === "string" ? parseSpiffeId(id) : id;
+/**
+ * Turns a matcher of `lib/spiffe/match.ts` into an authorizer (go-spiffe's
+ * `tlsconfig.AdaptMatcher`): IDs it matches are allowed, others refused with
+ * `expected <description>` (e.g. `"a SPIKE Nexus ID"`). A matcher that throws refuses.
+ */
+export function adaptMatcher(matcher: Matcher, description: string): Authorizer {
+  return (peer) => {
+    let ok: boolean;
+    try {
+      ok = matcher(peer);
+    } catch (e) {
+      throw new AuthorizationError(peer, `check for ${description} failed: ${errorMessage(e)}`);
+    }
+    if (!ok) throw new AuthorizationError(peer, `expected ${description}`);
+  };
 }
+
+/** The former name of {@link adaptMatcher}, for a predicate written in place. */
+export const authorizeMatching: (predicate: Matcher, description: string) => Authorizer =
+  adaptMatcher;
 
 /** Allows any peer whose SVID verified. */
 export function authorizeAny(): Authorizer {
-  return () => {};
+  return adaptMatcher(matchAny(), "any ID");
 }
 
 /**
@@ -41,12 +61,8 @@ export function authorizeAny(): Authorizer {
  * @throws {SpiffeIdError} at once when `id` is a string that is not a SPIFFE ID.
  */
 export function authorizeID(id: SpiffeId | string): Authorizer {
-  const expected = toId(id).toString();
-  return (peer) => {
-    if (peer.toString() !== expected) {
-      throw new AuthorizationError(peer, `expected "${expected}"`);
-    }
-  };
+  const matcher = matchId(id);
+  return adaptMatcher(matcher, `"${id}"`);
 }
 
 /**
@@ -54,13 +70,9 @@ export function authorizeID(id: SpiffeId | string): Authorizer {
  * @throws {SpiffeIdError} at once when one of them is not a SPIFFE ID.
  */
 export function authorizeOneOf(...ids: (SpiffeId | string)[]): Authorizer {
-  const allowed = new Set(ids.map((id) => toId(id).toString()));
-  const list = [...allowed].map((s) => `"${s}"`).join(", ");
-  return (peer) => {
-    if (!allowed.has(peer.toString())) {
-      throw new AuthorizationError(peer, `expected one of ${list || "(none)"}`);
-    }
-  };
+  const matcher = matchOneOf(...ids);
+  const list = [...new Set(ids.map(String))].map((s) => `"${s}"`).join(", ");
+  return adaptMatcher(matcher, `one of ${list || "(none)"}`);
 }
 
 /**
@@ -69,31 +81,5 @@ export function authorizeOneOf(...ids: (SpiffeId | string)[]): Authorizer {
  */
 export function authorizeMemberOf(td: TrustDomain | string): Authorizer {
   const domain = typeof td === "string" ? parseTrustDomain(td) : td;
-  return (peer) => {
-    if (!peer.memberOf(domain)) {
-      throw new AuthorizationError(peer, `expected a member of trust domain "${domain.name}"`);
-    }
-  };
-}
-
-/**
- * Allows IDs for which `predicate` returns true; `description` names the rule in refusals
- * (e.g. `"a SPIKE Nexus ID"`). A predicate that throws refuses.
- */
-export function authorizeMatching(
-  predicate: (id: SpiffeId) => boolean,
-  description: string,
-): Authorizer {
-  return (peer) => {
-    let ok: boolean;
-    try {
-      ok = predicate(peer);
-    } catch (e) {
-      throw new AuthorizationError(
-        peer,
-        `check for ${description} failed: ${e instanceof Error ? e.message : String(e)}`,
-      );
-    }
-    if (!ok) throw new AuthorizationError(peer, `expected ${description}`);
-  };
+  return adaptMatcher(matchMemberOf(domain), `a member of trust domain "${domain.name}"`);
 }

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { parseSpiffeId, parseTrustDomain, SpiffeIdError } from "../spiffe/id.ts";
+import { matchIdOrBelow } from "../spiffe/match.ts";
 import {
+  adaptMatcher,
   AuthorizationError,
   authorizeAny,
   authorizeID,
@@ -77,4 +79,12 @@ Deno.test("authorizeMatching uses a predicate and names it in refusals", () => {
     throw new Error("boom");
   }, "a working rule");
   refuses(broken, nexus, /check for a working rule failed: boom/);
+});
+
+Deno.test("adaptMatcher turns a lib/spiffe matcher into an authorizer", () => {
+  const a = adaptMatcher(matchIdOrBelow(nexus), "a SPIKE Nexus ID");
+  allows(a, nexus);
+  allows(a, parseSpiffeId("spiffe://example.org/spike/nexus/pod-0"));
+  refuses(a, parseSpiffeId("spiffe://example.org/spike/nexus-evil"), /expected a SPIKE Nexus ID$/);
+  refuses(a, keeper, /expected a SPIKE Nexus ID$/);
 });

@@ -23,8 +23,10 @@ import type { PeerCertificate } from "node:tls";
 import { clearTimeout, setTimeout } from "node:timers";
 import type { X509Source } from "../spiffe/source.ts";
 import { certChainPem, privateKeyPem, verifyX509Svid } from "../spiffe/x509svid.ts";
+import { errorMessage } from "../errors.ts";
 import type { Authorizer } from "./authorize.ts";
-import { peerCertificateChain } from "./server.ts";
+import { toTransportError, TransportError } from "./errors.ts";
+import { peerCertificateChain } from "./peer.ts";
 
 /** Options for {@link createMtlsAgent}. */
 export interface MtlsAgentOptions {
@@ -62,10 +64,6 @@ export interface MtlsResponse {
 
 /** How long a retired Agent may keep in-flight requests before it is destroyed. */
 export const RETIRE_GRACE_MS = 120_000;
-
-function message(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
 
 /** An mTLS client; get one from {@link createMtlsAgent}. */
 export class MtlsAgent {
@@ -109,7 +107,7 @@ export class MtlsAgent {
           authorizer(id, verifiedChain);
           return undefined;
         } catch (e) {
-          return e instanceof Error ? e : new Error(message(e));
+          return new TransportError("unauthorized", e);
         }
       },
     });
@@ -122,7 +120,7 @@ export class MtlsAgent {
       next = this.#build();
     } catch (e) {
       this.#options.onError?.(
-        new Error(`mtls agent: rotation failed, keeping the old SVID: ${message(e)}`),
+        new Error(`mtls agent: rotation failed, keeping the old SVID: ${errorMessage(e)}`),
       );
       return;
     }
@@ -147,8 +145,9 @@ export class MtlsAgent {
 
   /**
    * POSTs `body` as JSON to an `https:` URL through the current Agent and reads the whole
-   * response. Rejects on network, TLS, verification or authorization failure (the error names
-   * the reason), on timeout, and on an oversized response.
+   * response. Rejects with a {@link TransportError} on network, TLS, verification or
+   * authorization failure, on timeout, and on an oversized response (its `kind` says which,
+   * its message names the reason).
    */
   postJson(url: string, body: unknown, options: PostJsonOptions = {}): Promise<MtlsResponse> {
     return this.postBytes(url, new TextEncoder().encode(JSON.stringify(body)), {
@@ -176,7 +175,7 @@ export class MtlsAgent {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        if (result instanceof Error) reject(result);
+        if (result instanceof Error) reject(toTransportError(result));
         else resolve(result);
       };
       const req = https.request({
@@ -193,7 +192,15 @@ export class MtlsAgent {
         res.on("data", (chunk: Uint8Array) => {
           size += chunk.length;
           if (size > maxBytes) {
-            req.destroy(new Error(`mtls agent: response from ${url} exceeds ${maxBytes} bytes`));
+            // Settle first, then cut: Deno rethrows an error passed to destroy() here.
+            finish(
+              new TransportError(
+                "protocol",
+                undefined,
+                `mtls agent: response from ${url} exceeds ${maxBytes} bytes`,
+              ),
+            );
+            req.destroy();
             return;
           }
           chunks.push(chunk);
@@ -210,7 +217,15 @@ export class MtlsAgent {
         res.on("error", (e: Error) => finish(e));
       });
       const timer = setTimeout(() => {
-        req.destroy(new Error(`mtls agent: request to ${url} timed out after ${timeoutMs} ms`));
+        const error = new TransportError(
+          "timeout",
+          undefined,
+          `mtls agent: request to ${url} timed out after ${timeoutMs} ms`,
+        );
+        // Settle here, not from the error event: on a reused keep-alive socket Deno's
+        // node:https emits none after destroy() (lib/tls/client_test.ts), so callers hung.
+        finish(error);
+        req.destroy();
       }, timeoutMs);
       req.on("error", (e: Error) => finish(e));
       req.end(payload);

@@ -30,20 +30,18 @@
  */
 
 import https from "node:https";
-import { Buffer } from "node:buffer";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
-import type { PeerCertificate, TLSSocket } from "node:tls";
+import type { TLSSocket } from "node:tls";
+import { errorMessage } from "../errors.ts";
 import type { SpiffeId } from "../spiffe/id.ts";
 import type { X509Source } from "../spiffe/source.ts";
-import {
-  certChainPem,
-  idFromCertificate,
-  MAX_CHAIN_LENGTH,
-  privateKeyPem,
-  verifyX509Svid,
-} from "../spiffe/x509svid.ts";
+import { certChainPem, privateKeyPem } from "../spiffe/x509svid.ts";
 import type { Authorizer } from "./authorize.ts";
+import { ConnectionTracker } from "./connections.ts";
+import { peerIdOf, PeerRefusedError, verifyPeer } from "./peer.ts";
+
+export { peerCertificateChain, peerIdOf } from "./peer.ts";
 
 /** Handles one request from a verified, authorized peer. */
 export type MtlsHandler = (
@@ -90,45 +88,35 @@ export interface MtlsServer {
 /** Upper bound on how long {@link MtlsServer.close} waits for in-flight requests. */
 export const CLOSE_GRACE_MS = 5_000;
 
-// Verified peer of each TLS socket. A request whose socket is missing here is refused.
-const verifiedPeers = new WeakMap<object, SpiffeId>();
-
-/** The verified SPIFFE ID of the peer that sent `req`, or undefined (then refuse it). */
-export function peerIdOf(req: IncomingMessage): SpiffeId | undefined {
-  return verifiedPeers.get(req.socket);
+/** Our certificate, key and the pooled roots, as `node:tls` wants them; read again on rotation. */
+function secureContext(source: X509Source) {
+  const svid = source.getX509Svid();
+  return {
+    key: privateKeyPem(svid),
+    cert: certChainPem(svid),
+    // Pooled roots only let the TLS stack request and pre-check certificates; trust is
+    // decided per trust domain by verifyPeer.
+    ca: source.getBundles().allAuthoritiesPem(),
+    minVersion: "TLSv1.2" as const,
+  };
 }
 
-/**
- * The DER chain a TLS peer presented, leaf first, from a `getPeerCertificate(true)` result
- * (walks `issuerCertificate`; stops at a self-issued certificate or after a bounded length).
- * Empty when there is no certificate.
- */
-export function peerCertificateChain(cert: PeerCertificate | undefined): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  let current: PeerCertificate | undefined = cert;
-  const seen = new Set<PeerCertificate>();
-  while (current && current.raw && !seen.has(current) && out.length < MAX_CHAIN_LENGTH + 2) {
-    seen.add(current);
-    out.push(new Uint8Array(current.raw));
-    const next: PeerCertificate | undefined = (current as { issuerCertificate?: PeerCertificate })
-      .issuerCertificate;
-    if (next && next.raw && Buffer.compare(next.raw, current.raw) === 0) break;
-    current = next;
-  }
-  return out;
-}
-
-function claimedId(chain: Uint8Array[]): string | undefined {
-  if (chain.length === 0) return undefined;
-  try {
-    return idFromCertificate(chain[0]).toString();
-  } catch {
-    return undefined;
-  }
-}
-
-function message(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
+/** The `https.createServer` options: client certificates requested, limits and timeouts. */
+function serverOptions(options: MtlsServerOptions): https.ServerOptions {
+  const headersTimeout = options.headersTimeoutMs ?? 10_000;
+  return {
+    ...secureContext(options.source),
+    requestCert: true,
+    // We verify ourselves (see module notes); the handshake must not depend on pooled roots.
+    rejectUnauthorized: false,
+    handshakeTimeout: options.handshakeTimeoutMs ?? 10_000,
+    maxHeaderSize: options.maxHeaderSize ?? 16 * 1024,
+    headersTimeout,
+    requestTimeout: options.requestTimeoutMs ?? 60_000,
+    // Header and request timeouts are only checked this often (Node's default: every 30 s,
+    // which would let a 10 s header timeout run for 40 s; Deno behaves the same).
+    connectionsCheckingInterval: Math.max(100, Math.min(1_000, headersTimeout / 2)),
+  };
 }
 
 /** Creates an mTLS HTTPS server; call {@link MtlsServer.listen} to start it. */
@@ -144,45 +132,18 @@ export function createMtlsServer(options: MtlsServerOptions): MtlsServer {
       options.onError?.(e instanceof Error ? e : new Error(String(e)));
     } catch { /* idem */ }
   };
-  const secureContext = () => {
-    const svid = source.getX509Svid();
-    return {
-      key: privateKeyPem(svid),
-      cert: certChainPem(svid),
-      // Pooled roots only let the TLS stack request and pre-check certificates; trust is
-      // decided per trust domain by verifyX509Svid below.
-      ca: source.getBundles().allAuthoritiesPem(),
-      minVersion: "TLSv1.2" as const,
-    };
-  };
-
-  let closing = false;
-  const inFlight = new Map<TLSSocket, number>();
-  const rawSockets = new Set<Socket>();
-  // Once closing and no request is in flight, nothing is worth waiting for: connections still
-  // in their handshake (or never starting one) would otherwise hold close() for the grace time.
-  const dropIfIdle = () => {
-    if ([...inFlight.values()].some((n) => n > 0)) return;
-    for (const s of rawSockets) s.destroy();
-  };
+  const connections = new ConnectionTracker();
 
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     const socket = req.socket as TLSSocket;
-    const peer = verifiedPeers.get(socket);
+    const peer = peerIdOf(req);
     if (!peer) {
       // Fail closed: never hand a request from an unverified connection to the handler.
       refuse("request on a connection without a verified SPIFFE ID");
       socket.destroy();
       return;
     }
-    inFlight.set(socket, (inFlight.get(socket) ?? 0) + 1);
-    if (closing) res.shouldKeepAlive = false;
-    res.once("close", () => {
-      const left = (inFlight.get(socket) ?? 1) - 1;
-      inFlight.set(socket, left);
-      if (closing && left === 0) socket.destroy();
-      if (closing) dropIfIdle();
-    });
+    connections.started(socket, res);
     const fail = (e: unknown) => {
       reportError(e);
       if (!res.headersSent) {
@@ -200,60 +161,35 @@ export function createMtlsServer(options: MtlsServerOptions): MtlsServer {
     }
   };
 
-  const headersTimeout = options.headersTimeoutMs ?? 10_000;
-  const requestTimeout = options.requestTimeoutMs ?? 60_000;
-  const server = https.createServer({
-    ...secureContext(),
-    requestCert: true,
-    // We verify ourselves (see module notes); the handshake must not depend on pooled roots.
-    rejectUnauthorized: false,
-    handshakeTimeout: options.handshakeTimeoutMs ?? 10_000,
-    maxHeaderSize: options.maxHeaderSize ?? 16 * 1024,
-    headersTimeout,
-    requestTimeout,
-    // Header and request timeouts are only checked this often (Node's default: every 30 s,
-    // which would let a 10 s header timeout run for 40 s; Deno behaves the same).
-    connectionsCheckingInterval: Math.max(100, Math.min(1_000, headersTimeout / 2)),
-  }, onRequest);
-  server.headersTimeout = headersTimeout;
-  server.requestTimeout = requestTimeout;
+  const config = serverOptions(options);
+  const server = https.createServer(config, onRequest);
+  server.headersTimeout = config.headersTimeout!;
+  server.requestTimeout = config.requestTimeout!;
   server.keepAliveTimeout = options.idleTimeoutMs ?? 30_000;
 
-  server.on("connection", (socket: Socket) => {
-    rawSockets.add(socket);
-    socket.once("close", () => rawSockets.delete(socket));
-  });
+  server.on("connection", (socket: Socket) => connections.accepted(socket));
   server.on("tlsClientError", (err: Error) => refuse(`TLS handshake failed: ${err.message}`));
+  // Prepended: runs before the HTTP layer's own listener, so a refused peer sends nothing.
   server.prependListener("secureConnection", (socket: TLSSocket) => {
-    if (closing) {
+    if (connections.closing) {
       socket.destroy();
       return;
     }
-    let chain: Uint8Array[] = [];
     try {
-      chain = peerCertificateChain(socket.getPeerCertificate(true));
-      if (chain.length === 0) throw new Error("client presented no certificate");
-      const { id, verifiedChain } = verifyX509Svid(chain, source);
-      if (!socket.authorized) {
-        // Our verifier accepted a chain the TLS stack did not: refuse rather than guess.
-        throw new Error(`TLS stack did not verify the chain: ${socket.authorizationError}`);
-      }
-      authorizer(id, verifiedChain);
-      verifiedPeers.set(socket, id);
-      inFlight.set(socket, 0);
-      socket.once("close", () => inFlight.delete(socket));
+      verifyPeer(socket, source, authorizer);
+      connections.verified(socket);
     } catch (e) {
-      refuse(message(e), claimedId(chain));
+      refuse(errorMessage(e), e instanceof PeerRefusedError ? e.claimed : undefined);
       socket.destroy();
     }
   });
 
   const unsubscribe = source.onUpdate(() => {
     try {
-      server.setSecureContext(secureContext());
+      server.setSecureContext(secureContext(source));
     } catch (e) {
       reportError(
-        new Error(`mtls server: rotation failed, keeping the old certificate: ${message(e)}`),
+        new Error(`mtls server: rotation failed, keeping the old certificate: ${errorMessage(e)}`),
       );
     }
   });
@@ -273,19 +209,14 @@ export function createMtlsServer(options: MtlsServerOptions): MtlsServer {
     },
     close(): Promise<void> {
       if (closed) return closed;
-      closing = true;
       unsubscribe();
       closed = new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          for (const s of inFlight.keys()) s.destroy();
-          for (const s of rawSockets) s.destroy();
-        }, CLOSE_GRACE_MS);
+        const cancelCut = connections.beginClose(CLOSE_GRACE_MS);
         server.close(() => {
-          clearTimeout(timer);
+          cancelCut();
           resolve();
         });
-        for (const [socket, count] of inFlight) if (count === 0) socket.destroy();
-        dropIfIdle();
+        connections.closeIdle();
       });
       return closed;
     },

@@ -13,14 +13,11 @@ import type { KeeperClient } from "../../lib/client/keeper.ts";
 import type { KeeperPeer } from "../../lib/config/peers.ts";
 import { shareIndex } from "../../lib/crypto/shamir.ts";
 import type { Logger } from "../../lib/log.ts";
+import { errorMessage } from "../../lib/errors.ts";
 import type { AdoptResult, RootKeyState } from "./rootkey.ts";
 
 const FIRST_DELAY_MS = 500;
 const MAX_DELAY_MS = 60_000;
-
-function message(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
 
 /** Options for {@link KeeperLink}. */
 export interface KeeperLinkOptions {
@@ -87,7 +84,7 @@ export class KeeperLink {
     answers.forEach((answer, i) => {
       const keeper = keepers[i];
       if (answer.status === "rejected") {
-        log.warn("keeper unreachable", { keeper: keeper.url, error: message(answer.reason) });
+        log.warn("keeper unreachable", { keeper: keeper.url, error: errorMessage(answer.reason) });
         return;
       }
       const share = answer.value;
@@ -162,7 +159,10 @@ export class KeeperLink {
           await client.contribute(keeper.url, shares[keeper.index - 1]);
           log.debug("keeper seeded", { keeper: keeper.url });
         } catch (e) {
-          log.warn("could not seed keeper; will retry", { keeper: keeper.url, error: message(e) });
+          log.warn("could not seed keeper; will retry", {
+            keeper: keeper.url,
+            error: errorMessage(e),
+          });
         }
       }));
     } finally {

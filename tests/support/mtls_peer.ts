@@ -1,6 +1,7 @@
 /**
  * A stand-alone mTLS peer for the tests: runs our server or our client in its own process (TLS
- * session state must not be shared with the test process; see deno-runtime-notes §1-2).
+ * session state must not be shared with the test process; see the module notes of
+ * lib/tls/server.ts).
  *
  * Usage: `deno run --allow-read=<pki dir> --allow-net=127.0.0.1 mtls_peer.ts '<json config>'`.
  * It prints one JSON object per line on stdout (events). Server mode: `listening` (with the

@@ -1,6 +1,6 @@
 /**
  * The SPIFFE Workload API's X.509 messages and methods, with the field names
- * and numbers of `standards/workloadapi.proto`. There is no protobuf package:
+ * and numbers of `standards/workloadapi.proto` (github.com/spiffe/spiffe). There is no protobuf package:
  * methods live at `/SpiffeWorkloadAPI/<Method>`, as SPIRE and go-spiffe expect.
  * Only the X.509 profile is described; JWT methods are not used here, and a
  * server built from this answers them with UNIMPLEMENTED.

@@ -6,7 +6,6 @@
  * @module
  */
 
-import { envDuration } from "../../config/env.ts";
 import type { X509Bundle, X509BundleSet } from "../bundle.ts";
 import type { TrustDomain } from "../id.ts";
 import type { X509Source } from "../source.ts";
@@ -16,16 +15,11 @@ import { type Backoff, WorkloadApiClient, WorkloadApiError, type X509Context } f
 /** How long to wait for the first SVID when nothing else is said. */
 export const DEFAULT_SOURCE_TIMEOUT_MS = 30_000;
 
-/** `SPIKE_SPIFFE_SOURCE_TIMEOUT` (Go duration), default 30s. */
-export function sourceTimeoutFromEnv(): number {
-  return envDuration("SPIKE_SPIFFE_SOURCE_TIMEOUT", DEFAULT_SOURCE_TIMEOUT_MS, { min: 1 });
-}
-
 /** Options for {@link createX509Source}. */
 export interface X509SourceOptions {
   /** Endpoint address; defaults to `SPIFFE_ENDPOINT_SOCKET`. */
   address?: string;
-  /** How long to wait for the first SVID; defaults to `SPIKE_SPIFFE_SOURCE_TIMEOUT`. */
+  /** How long to wait for the first SVID; defaults to {@link DEFAULT_SOURCE_TIMEOUT_MS}. */
   timeoutMs?: number;
   /** Picks the SVID to use among several; defaults to the first. */
   pick?: (svids: readonly X509Svid[]) => X509Svid;
@@ -127,7 +121,7 @@ export class WorkloadX509Source implements X509Source {
  */
 export function createX509Source(options: X509SourceOptions = {}): Promise<WorkloadX509Source> {
   const client = new WorkloadApiClient(options.address);
-  const timeoutMs = options.timeoutMs ?? sourceTimeoutFromEnv();
+  const timeoutMs = options.timeoutMs ?? DEFAULT_SOURCE_TIMEOUT_MS;
   const pick = options.pick ?? ((svids) => svids[0]);
   const abort = new AbortController();
   let source: WorkloadX509Source | undefined;

@@ -1,11 +1,16 @@
 /**
  * The standard set of openssl-made SVIDs and broken certificates used by the X.509-SVID and
- * mTLS tests. Trust domains: `example.org` (root, plus an intermediate) and `other.org`.
+ * mTLS tests (`lib/spiffe`, `lib/tls`, `tests/mtls_test.ts`), with {@link sourceOf} to serve one
+ * as an X.509 source. Trust domains: `example.org` (root, plus an intermediate) and `other.org`.
  *
  * @module
  */
 
-import { createPki, type Issued, type Pki } from "./openssl.ts";
+import { X509Bundle, X509BundleSet } from "./bundle.ts";
+import { parseTrustDomain } from "./id.ts";
+import { StaticX509Source } from "./source.ts";
+import { parseX509Svid } from "./x509svid.ts";
+import { createPki, type Issued, type Pki } from "./_test_pki.ts";
 
 /** Everything {@link makeFixtures} creates. */
 export interface Fixtures {
@@ -191,4 +196,26 @@ export async function makeFixtures(): Promise<Fixtures> {
     await pki.cleanup();
     throw e;
   }
+}
+
+/** A fixture trust domain. */
+export type FixtureDomain = "example.org" | "other.org";
+
+/** The bundles of `tds`: example.org's root, other.org's root. */
+export function bundleSet(fx: Fixtures, tds: FixtureDomain[]): X509BundleSet {
+  return new X509BundleSet(tds.map((td) =>
+    X509Bundle.parse(
+      parseTrustDomain(td),
+      td === "example.org" ? fx.root.certPem : fx.otherRoot.certPem,
+    )
+  ));
+}
+
+/** A source serving `cert` (with its chain) and the bundles of `tds` (default: both). */
+export function sourceOf(
+  fx: Fixtures,
+  cert: Issued,
+  tds: FixtureDomain[] = ["example.org", "other.org"],
+): StaticX509Source {
+  return new StaticX509Source(parseX509Svid(cert.chainPem, cert.keyPem), bundleSet(fx, tds));
 }

@@ -1,0 +1,134 @@
+/**
+ * The mTLS client agent against our own server over loopback, with openssl-made SVIDs. The
+ * agent never caches sessions, so every connection in this process is a full handshake (the
+ * cross-process checks live in tests/mtls_test.ts).
+ */
+
+import assert from "node:assert/strict";
+import { isTransient } from "../client/errors.ts";
+import { parseX509Svid } from "../spiffe/x509svid.ts";
+import { bundleSet, makeFixtures, sourceOf } from "../spiffe/_test_fixtures.ts";
+import { authorizeID, authorizeOneOf } from "./authorize.ts";
+import { createMtlsAgent } from "./client.ts";
+import { TransportError, type TransportErrorKind } from "./errors.ts";
+import { createMtlsServer, type MtlsHandler } from "./server.ts";
+
+const NEXUS = "spiffe://example.org/spike/nexus";
+const KEEPER = "spiffe://example.org/spike/keeper";
+const PILOT = "spiffe://example.org/spike/pilot/role/superuser";
+const WORKLOAD = "spiffe://example.org/workload";
+
+async function rejectsWith(promise: Promise<unknown>, kind: TransportErrorKind, message: RegExp) {
+  await assert.rejects(promise, (e: unknown) => {
+    assert.ok(e instanceof TransportError, `expected a TransportError, got ${e}`);
+    assert.equal(e.kind, kind, e.message);
+    assert.match(e.message, message);
+    return true;
+  });
+}
+
+Deno.test("createMtlsAgent talks to SPIFFE servers by ID over loopback", async (t) => {
+  const fx = await makeFixtures();
+  const calls: { peer: string; body: string }[] = [];
+  let handler: MtlsHandler = (req, res, peer) => {
+    let body = "";
+    req.on("data", (d: Uint8Array) => body += new TextDecoder().decode(d));
+    req.on("end", () => {
+      calls.push({ peer: peer.toString(), body });
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ peer: peer.toString(), got: JSON.parse(body) }));
+    });
+  };
+  const server = createMtlsServer({
+    source: sourceOf(fx, fx.good.nexus),
+    authorizer: authorizeOneOf(PILOT, WORKLOAD),
+    handler: (req, res, peer) => handler(req, res, peer),
+  });
+  const { port } = await server.listen(0, "127.0.0.1");
+  const url = `https://127.0.0.1:${port}/v1/x`;
+  const clientSource = sourceOf(fx, fx.good.pilotViaInter);
+  const agent = createMtlsAgent({ source: clientSource, authorizer: authorizeID(NEXUS) });
+
+  try {
+    await t.step("postJson reaches an authorized server and reads its answer", async () => {
+      const res = await agent.postJson(url, { n: 1 });
+      assert.equal(res.status, 200);
+      assert.equal(res.headers["content-type"], "application/json");
+      assert.deepEqual(JSON.parse(new TextDecoder().decode(res.body)), {
+        peer: PILOT,
+        got: { n: 1 },
+      });
+    });
+
+    await t.step("a server whose ID we do not accept is refused before we send", async () => {
+      const before = calls.length;
+      const keeperOnly = createMtlsAgent({ source: clientSource, authorizer: authorizeID(KEEPER) });
+      try {
+        await rejectsWith(
+          keeperOnly.postJson(url, { secret: "never sent" }),
+          "unauthorized",
+          /unauthorized SPIFFE ID "spiffe:\/\/example.org\/spike\/nexus"/,
+        );
+      } finally {
+        keeperOnly.close();
+      }
+      assert.equal(calls.length, before, "the request reached the server");
+    });
+
+    await t.step("a server outside the trust domains we hold bundles for is refused", async () => {
+      const onlyOther = sourceOf(fx, fx.good.otherTd, ["other.org"]);
+      const strict = createMtlsAgent({ source: onlyOther, authorizer: authorizeID(NEXUS) });
+      try {
+        await assert.rejects(strict.postJson(url, {}), TransportError);
+      } finally {
+        strict.close();
+      }
+    });
+
+    await t.step("failures are typed: refused, timeout, protocol", async () => {
+      const closed = createMtlsServer({
+        source: sourceOf(fx, fx.good.nexus),
+        authorizer: authorizeOneOf(PILOT),
+        handler: () => {},
+      });
+      const { port: freed } = await closed.listen(0, "127.0.0.1");
+      await closed.close();
+      const refused = agent.postJson(`https://127.0.0.1:${freed}/`, {});
+      await rejectsWith(refused, "refused", /ECONNREFUSED/);
+      assert.ok(isTransient(await refused.catch((e) => e)));
+
+      handler = () => {}; // never answers
+      const slow = agent.postJson(url, {}, { timeoutMs: 200 });
+      await rejectsWith(slow, "timeout", /timed out after 200 ms/);
+      assert.ok(!isTransient(await slow.catch((e) => e)), "a timeout may have been applied");
+
+      handler = (_req, res) => void res.end("x".repeat(1000));
+      await rejectsWith(
+        agent.postJson(url, {}, { maxResponseBytes: 100 }),
+        "protocol",
+        /exceeds 100 bytes/,
+      );
+      await assert.rejects(agent.postJson(`http://127.0.0.1:${port}/`, {}), TypeError);
+    });
+
+    await t.step("after rotation, requests present the new SVID", async () => {
+      handler = (_req, res, peer) => void res.end(peer.toString());
+      clientSource.update(
+        parseX509Svid(fx.good.workload.chainPem, fx.good.workload.keyPem),
+        bundleSet(fx, ["example.org"]),
+      );
+      const res = await agent.postBytes(url, new Uint8Array([1, 2, 3]));
+      assert.equal(new TextDecoder().decode(res.body), WORKLOAD);
+    });
+
+    await t.step("close() is final and idempotent", () => {
+      agent.close();
+      agent.close();
+      assert.throws(() => agent.agent, /closed/);
+    });
+  } finally {
+    agent.close();
+    await server.close();
+    await fx.pki.cleanup();
+  }
+});

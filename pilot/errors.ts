@@ -1,0 +1,45 @@
+/**
+ * How Pilot words a {@link ValidationError} for a person: from its field, rule and limit, so
+ * commands neither parse the validator's message nor restate its limits.
+ *
+ * @module
+ */
+
+import type { ValidationError } from "../lib/api/errors.ts";
+
+/** What each request field is called on the command line. */
+const FIELD_WORDS: Record<string, string> = {
+  path: "secret path",
+  values: "secret",
+  name: "policy name",
+  spiffeidPattern: "SPIFFE ID pattern",
+  pathPattern: "path pattern",
+  permissions: "permissions",
+  plaintext: "plaintext",
+  ciphertext: "ciphertext",
+};
+
+function choices(limit: ValidationError["limit"]): string {
+  return Array.isArray(limit) ? limit.join(", ") : String(limit);
+}
+
+/**
+ * One sentence for a person. `given` is what they typed for the field (a path or a name,
+ * never a secret value), quoted back when present.
+ */
+export function describeValidation(e: ValidationError, given?: string): string {
+  const what = FIELD_WORDS[e.field] ?? `"${e.field}"`;
+  const quoted = given === undefined ? "" : `: ${given}`;
+  switch (e.rule) {
+    case "charset":
+      // Key names share the "values" field with the size rule; the validator names them.
+      if (e.field === "values") return `${e.detail} (${e.limit})`;
+      return `invalid ${what}${quoted} (${e.limit})`;
+    case "size":
+      return `the ${what} is too large (at most ${e.limit} bytes)`;
+    case "one-of":
+      return `invalid ${what}${quoted}: each must be one of ${choices(e.limit)}`;
+    default:
+      return e.detail;
+  }
+}
