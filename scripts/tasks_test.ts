@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { programTasks } from "./tasks.ts";
 
-Deno.test("deno.json runs each program with the flags of scripts/permissions.ts", async () => {
+Deno.test("deno.json runs each program through the launcher", async () => {
   const config = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
   for (const [name, command] of Object.entries(programTasks())) {
     assert.equal(

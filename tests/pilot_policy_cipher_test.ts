@@ -9,7 +9,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { ApiResponseError } from "../lib/client/errors.ts";
-import { ENTRY, permissionFlags } from "../scripts/permissions.ts";
+import { permissionFlags } from "../launch/flags.ts";
+import { PROGRAMS } from "../lib/config/programs.ts";
 import { nexusAs } from "./support/clients.ts";
 import { within } from "./support/programs.ts";
 import { Stack } from "./support/stack.ts";
@@ -26,7 +27,7 @@ function spawnSpike(stack: Stack, args: string[], folders: string[] = []): Deno.
     folders,
   });
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", ...flags, join(ROOT, ENTRY.spike), ...args],
+    args: ["run", ...flags, join(ROOT, PROGRAMS.spike.entry), ...args],
     env: {
       NO_COLOR: "1",
       SPIFFE_ENDPOINT_SOCKET: `unix://${socket}`,

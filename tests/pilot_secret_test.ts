@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
-import { ENTRY, permissionFlags } from "../scripts/permissions.ts";
+import { permissionFlags } from "../launch/flags.ts";
+import { PROGRAMS } from "../lib/config/programs.ts";
 import { run, within } from "./support/programs.ts";
 import { freePort, Stack } from "./support/stack.ts";
 
@@ -146,7 +147,7 @@ Deno.test("spike secret and spike run", async (t) => {
             sockets: [socket],
             hosts: [`127.0.0.1:${stack.nexusPort}`],
           }),
-          join(ROOT, ENTRY.spike),
+          join(ROOT, PROGRAMS.spike.entry),
           "secret",
           "put",
           "app/ps",

@@ -14,25 +14,31 @@
  */
 
 import { join } from "node:path";
-import { ENTRY, permissionFlags, type Program } from "../../scripts/permissions.ts";
-import { DEFAULT_SOCKETS } from "../agent/registration.ts";
+import { launchCommand } from "../../launch/command.ts";
+import {
+  DEFAULT_PORTS,
+  DEV_HOST,
+  DEV_LAYOUT,
+  type Program,
+  STORE_FILES,
+} from "../../lib/config/programs.ts";
 import { pathExists } from "../../lib/fs.ts";
 
-const KEEPER_PORTS = [8443, 8543, 8643];
-const NEXUS_PORT = 8553;
-const HOST = "127.0.0.1";
+const KEEPER_PORTS = DEFAULT_PORTS.keepers;
+const NEXUS_PORT = DEFAULT_PORTS.nexus;
+const HOST = DEV_HOST;
 const THRESHOLD = 2;
 const MIN_DENO = [2, 9];
 
 // `deno task` runs in the folder of deno.json: the checkout.
 const root = Deno.cwd();
-const home = join(root, ".spike");
+const home = join(root, DEV_LAYOUT.home);
 const paths = {
-  agent: join(home, "agent"),
-  sockets: join(home, "agent", "sockets"),
-  nexus: join(home, "nexus"),
-  recover: join(home, "dev", "recover"),
-  logs: join(home, "logs"),
+  agent: join(root, DEV_LAYOUT.agent),
+  sockets: join(root, DEV_LAYOUT.sockets),
+  nexus: join(root, DEV_LAYOUT.nexusData),
+  recover: join(root, DEV_LAYOUT.recover),
+  logs: join(root, DEV_LAYOUT.logs),
 };
 const socket = (name: string) => join(paths.sockets, `${name}.sock`);
 const keeperUrls = KEEPER_PORTS.map((p) => `https://${HOST}:${p}`);
@@ -125,7 +131,6 @@ function lastLine(output: string): string {
 async function start(
   name: string,
   program: Program,
-  reach: Parameters<typeof permissionFlags>[1],
   env: Record<string, string>,
   args: string[] = [],
   stdin?: string,
@@ -135,9 +140,15 @@ async function start(
     create: true,
     mode: 0o600,
   });
-  // By name, as the task grants it (`--allow-run=deno`); PATH has it, `deno task` ran.
-  const command = new Deno.Command("deno", {
-    args: ["run", ...permissionFlags(program, reach), join(root, ENTRY[program]), ...args],
+  // Each program gets the grants its configuration names, as its task would give it.
+  // Deno by name, as the task grants it (`--allow-run=deno`); PATH has it, `deno task` ran.
+  const [deno, ...argv] = launchCommand(program, { kind: "checkout", root }, {
+    env,
+    args,
+    cwd: root,
+  }, { deno: "deno" }).argv;
+  const command = new Deno.Command(deno, {
+    args: argv,
     env: { NO_COLOR: "1", ...env },
     stdin: stdin === undefined ? "null" : "piped",
     stdout: "piped",
@@ -203,12 +214,10 @@ function spike(
   identity: string,
   args: string[],
   stdin?: string,
-  folders: string[] = [],
 ) {
   return start(
     name,
     "spike",
-    { sockets: [socket(identity)], hosts: [`${HOST}:${NEXUS_PORT}`], folders },
     {
       SPIFFE_ENDPOINT_SOCKET: `unix://${socket(identity)}`,
       SPIKE_NEXUS_API_URL: nexusUrl,
@@ -225,7 +234,7 @@ async function main(): Promise<void> {
   for (const dir of [home, paths.logs, paths.nexus]) {
     await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
   }
-  const hasData = await pathExists(join(paths.nexus, "spike.kv"));
+  const hasData = await pathExists(join(paths.nexus, STORE_FILES.kv));
   let shares = await recoveryFiles();
   if (hasData && shares.length < THRESHOLD) {
     throw new StartError(
@@ -242,10 +251,6 @@ async function main(): Promise<void> {
   const agent = await start(
     "agent",
     "agent",
-    {
-      sockets: DEFAULT_SOCKETS.map(socket),
-      folders: [paths.agent],
-    },
     {},
     ["serve", "--data-dir", paths.agent],
   );
@@ -254,9 +259,6 @@ async function main(): Promise<void> {
 
   for (const [i, port] of KEEPER_PORTS.entries()) {
     const keeper = await start(`keeper-${i + 1}`, "keeper", {
-      sockets: [socket("keeper")],
-      hosts: [`${HOST}:${port}`],
-    }, {
       SPIFFE_ENDPOINT_SOCKET: `unix://${socket("keeper")}`,
       SPIKE_KEEPER_TLS_PORT: `${HOST}:${port}`,
       SPIKE_SYSTEM_LOG_LEVEL: "INFO",
@@ -272,10 +274,6 @@ async function main(): Promise<void> {
     SPIKE_NEXUS_API_URL: nexusUrl,
   };
   const nexus = await start("nexus", "nexus", {
-    sockets: [socket("nexus")],
-    hosts: [`${HOST}:${NEXUS_PORT}`, ...KEEPER_PORTS.map((p) => `${HOST}:${p}`)],
-    folders: [paths.nexus],
-  }, {
     ...shared,
     SPIFFE_ENDPOINT_SOCKET: `unix://${socket("nexus")}`,
     SPIKE_NEXUS_TLS_PORT: `${HOST}:${NEXUS_PORT}`,
@@ -290,13 +288,13 @@ async function main(): Promise<void> {
     say("  first start: making the root key (Bootstrap)");
     await once(
       await start("bootstrap", "bootstrap", {
-        sockets: [socket("bootstrap")],
-        hosts: [`${HOST}:${NEXUS_PORT}`, ...KEEPER_PORTS.map((p) => `${HOST}:${p}`)],
-      }, { ...shared, SPIFFE_ENDPOINT_SOCKET: `unix://${socket("bootstrap")}` }),
+        ...shared,
+        SPIFFE_ENDPOINT_SOCKET: `unix://${socket("bootstrap")}`,
+      }),
     );
     await Deno.mkdir(paths.recover, { recursive: true, mode: 0o700 });
     await once(
-      await spike("recover", "pilot-recover", ["operator", "recover"], undefined, [paths.recover]),
+      await spike("recover", "pilot-recover", ["operator", "recover"]),
     );
   } else {
     say("  restart: restoring the root key from .spike/dev/recover (dev convenience)");

@@ -4,9 +4,9 @@
  * @module
  */
 
-import { GRPC_ENV as GRPC_ENV_LIST } from "../../scripts/permissions.ts";
+import { GRPC_ENV as GRPC_ENV_LIST } from "../../launch/flags.ts";
 
-/** The variables grpc-js reads, as an `--allow-env` list (from scripts/permissions.ts). */
+/** The variables grpc-js reads, as an `--allow-env` list (from launch/flags.ts). */
 export const GRPC_ENV = GRPC_ENV_LIST.join(",");
 
 /** Runs a command to completion and returns its exit code and output. */

@@ -1,13 +1,16 @@
 /**
- * Starts SPIKE's programs as separate processes, each with the permission
- * flags of `scripts/permissions.ts` for a temp configuration: a dev agent,
+ * Starts SPIKE's programs as separate processes, each with the grants the
+ * launcher computes for its temp configuration: a dev agent,
  * Keepers, Nexus, Bootstrap and Pilot, talking over loopback and unix sockets.
  *
  * @module
  */
 
-import { join } from "node:path";
-import { ENTRY, permissionFlags, type Program } from "../../scripts/permissions.ts";
+import { dirname, join } from "node:path";
+import { launchCommand } from "../../launch/command.ts";
+import { permissionFlags } from "../../launch/flags.ts";
+import { reachFor } from "../../launch/reach.ts";
+import { type Program, PROGRAMS } from "../../lib/config/programs.ts";
 import { startAgent, type TestAgent } from "./agent.ts";
 import { within } from "./programs.ts";
 
@@ -102,35 +105,61 @@ export class Proc {
   }
 }
 
-/** Starts `program` with its flags for `reach` and the given environment. */
+/**
+ * Starts `program` as the tasks do: with the grants the launcher computes
+ * from the environment and arguments given (plus `folders`, for files a test
+ * names itself). A release bundle (`entry`) is run as an executable, so its
+ * own embedded launcher computes them.
+ */
 export function spawnProgram(
   program: Program,
   options: {
     socket: string;
-    hosts?: string[];
+    /** Extra folders to grant read and write on (beyond what the configuration names). */
     folders?: string[];
+    /**
+     * Grant only the socket, `hosts` and `folders`, as someone running `deno run` by hand
+     * with their own flags would (to test the start-time check).
+     */
+    byHand?: boolean;
+    /** With `byHand`: the addresses granted. */
+    hosts?: string[];
     env?: Record<string, string>;
     args?: string[];
     /** Text written to the program's stdin (then closed); stdin is empty otherwise. */
     stdin?: string;
     name?: string;
-    /** Run this file (e.g. a release bundle) instead of the program's source entry. */
+    /** Run this file (a release bundle) instead of the program's source entry. */
     entry?: string;
   },
 ): Proc {
-  const flags = permissionFlags(program, {
-    sockets: [options.socket],
-    hosts: options.hosts,
-    folders: options.folders,
-  });
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...flags, options.entry ?? join(ROOT, ENTRY[program]), ...(options.args ?? [])],
-    env: {
-      NO_COLOR: "1",
-      SPIFFE_ENDPOINT_SOCKET: `unix://${options.socket}`,
-      ...options.env,
-    },
+  const env: Record<string, string> = {
+    NO_COLOR: "1",
+    SPIFFE_ENDPOINT_SOCKET: `unix://${options.socket}`,
+    ...options.env,
+  };
+  const args = options.args ?? [];
+  let argv: string[];
+  if (options.entry) {
+    // The bundle's sh header finds `deno` on PATH.
+    env.PATH = `${dirname(Deno.execPath())}:/usr/bin:/bin`;
+    argv = [options.entry, ...args];
+  } else {
+    const config = { env, args, cwd: ROOT };
+    const reach = options.byHand
+      ? { sockets: [options.socket], hosts: options.hosts, folders: options.folders }
+      : reachFor(program, config);
+    if (!options.byHand) reach.folders = [...reach.folders ?? [], ...options.folders ?? []];
+    argv = launchCommand(program, { kind: "checkout", root: ROOT }, config).argv;
+    // Same command, with the extra folders granted.
+    const at = argv.indexOf(join(ROOT, PROGRAMS[program].entry));
+    argv = [...argv.slice(0, 4), ...permissionFlags(program, reach), ...argv.slice(at)];
+  }
+  const child = new Deno.Command(argv[0], {
+    args: argv.slice(1),
+    env,
     clearEnv: true,
+    cwd: ROOT,
     stdin: options.stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
@@ -229,7 +258,6 @@ export class Stack {
     const host = `127.0.0.1:${this.keeperPorts[i]}`;
     const keeper = spawnProgram("keeper", {
       socket: this.socket("keeper"),
-      hosts: [host],
       env: { ...this.options.bundles.env, SPIKE_KEEPER_TLS_PORT: host },
       name: `keeper-${i + 1}`,
       entry: this.options.bundles.files.keeper,
@@ -249,7 +277,6 @@ export class Stack {
     const host = `127.0.0.1:${this.nexusPort}`;
     const nexus = spawnProgram("nexus", {
       socket: this.socket("nexus"),
-      hosts: [host, ...this.keeperPorts.map((p) => `127.0.0.1:${p}`)],
       folders: [this.dataDir],
       entry: this.options.bundles.files.nexus,
       env: {
@@ -278,7 +305,6 @@ export class Stack {
   async runBootstrap(env: Record<string, string> = {}): Promise<{ code: number; stderr: string }> {
     const boot = spawnProgram("bootstrap", {
       socket: this.socket("bootstrap"),
-      hosts: [`127.0.0.1:${this.nexusPort}`, ...this.keeperPorts.map((p) => `127.0.0.1:${p}`)],
       entry: this.options.bundles.files.bootstrap,
       env: {
         ...this.options.bundles.env,
@@ -297,12 +323,19 @@ export class Stack {
   async spike(
     identity: Identity,
     args: string[],
-    options: { stdin?: string; env?: Record<string, string>; folders?: string[] } = {},
+    options: {
+      stdin?: string;
+      env?: Record<string, string>;
+      folders?: string[];
+      /** Grant only the socket, Nexus and `folders` (see {@link spawnProgram}). */
+      byHand?: boolean;
+    } = {},
   ): Promise<{ code: number; stdout: string; stderr: string }> {
     const proc = spawnProgram("spike", {
       socket: this.socket(identity),
-      hosts: [`127.0.0.1:${this.nexusPort}`],
       folders: options.folders,
+      byHand: options.byHand,
+      hosts: [`127.0.0.1:${this.nexusPort}`],
       env: { ...this.options.bundles.env, SPIKE_NEXUS_API_URL: this.nexusUrl, ...options.env },
       entry: this.options.bundles.files.spike,
       args,
