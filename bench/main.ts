@@ -17,8 +17,8 @@
 import { join } from "node:path";
 import { NexusClient } from "../lib/client/nexus.ts";
 import { ApiResponseError } from "../lib/client/errors.ts";
-import { nexusAs } from "../tests/support/clients.ts";
-import { freePort, type Identity, spawnProgram, Stack } from "../tests/support/stack.ts";
+import { nexusAs } from "../dev/stack/clients.ts";
+import { freePort, type Identity, spawnProgram, Stack } from "../dev/stack/harness.ts";
 import type { LoadSpec } from "./loadgen.ts";
 import { median, type RunStats } from "./stats.ts";
 
@@ -84,12 +84,10 @@ async function startupMs(
     const proc = program === "keeper"
       ? spawnProgram("keeper", {
         socket: stack.socket("keeper"),
-        hosts: [`127.0.0.1:${port}`],
         env: { SPIKE_KEEPER_TLS_PORT: `127.0.0.1:${port}` },
       })
       : spawnProgram("nexus", {
         socket: stack.socket("nexus"),
-        hosts: [`127.0.0.1:${port}`],
         env: { SPIKE_NEXUS_TLS_PORT: `127.0.0.1:${port}`, SPIKE_NEXUS_BACKEND_STORE: "memory" },
       });
     await proc.waitFor(program === "keeper" ? /"msg":"ready"/ : /"msg":"listening"/);
@@ -230,7 +228,7 @@ async function benchBackend(
 /** Start-up of each program to ready (median of 3). */
 async function startupTimes(stack: Stack): Promise<Record<string, number>> {
   log("start-up times");
-  const { startAgent } = await import("../tests/support/agent.ts");
+  const { startAgent } = await import("../dev/stack/agent.ts");
   const agentTimes: number[] = [];
   for (let i = 0; i < 3; i++) {
     const t0 = performance.now();

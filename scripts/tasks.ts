@@ -17,7 +17,7 @@ import { DEFAULT_PORTS, DEV_HOST, type Program, PROGRAM_NAMES } from "../lib/con
 export function launcherTask(program: Program): string {
   // The dev agent's registration file names its sockets: the launcher reads it.
   const read = program === "agent" ? " --allow-read" : "";
-  const launcher = `deno run --no-prompt --allow-env=${LAUNCHER_ENV}${read} launch/main.ts`;
+  const launcher = `deno run --no-prompt "--allow-env=${LAUNCHER_ENV}"${read} launch/main.ts`;
   return `sh -c 'c=$(${launcher} ${program} "$@") || exit; eval "$c"' ${program}`;
 }
 

@@ -203,6 +203,7 @@ Deno.test("spike secret and spike run", async (t) => {
       assert.ok(!down.stderr.includes("    at "), "no stack trace");
       const elsewhere = await stack.spike("pilot", ["secret", "list"], {
         env: { SPIKE_NEXUS_API_URL: `https://127.0.0.1:${freePort()}` },
+        byHand: true, // run with the stack's flags, as by hand: the start-time check speaks
       });
       assert.equal(elsewhere.code, 2); // outside the granted hosts: the flag to add is named
       assert.match(elsewhere.stderr, /run it with --allow-net=127\.0\.0\.1:\d+/);

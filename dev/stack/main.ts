@@ -14,7 +14,7 @@
  */
 
 import { join } from "node:path";
-import { launchCommand } from "../../launch/command.ts";
+import { Proc, ProcError, spawnProgram } from "./harness.ts";
 import {
   DEFAULT_PORTS,
   DEV_HOST,
@@ -52,68 +52,33 @@ function say(line = ""): void {
 
 /** A child program, its stderr and stdout appended to `.spike/logs/<name>.log`. */
 class Child {
-  readonly process: Deno.ChildProcess;
-  readonly #log: Deno.FsFile;
-  #output = "";
-  readonly done: Promise<Deno.CommandStatus>;
+  constructor(readonly name: string, readonly proc: Proc, readonly log: Deno.FsFile) {}
 
-  constructor(readonly name: string, command: Deno.Command, log: Deno.FsFile, stdin?: string) {
-    this.#log = log;
-    this.process = command.spawn();
-    if (stdin !== undefined) {
-      const writer = this.process.stdin.getWriter();
-      writer.write(new TextEncoder().encode(stdin)).then(() => writer.close()).catch(() => {});
-    }
-    const pump = async (stream: ReadableStream<Uint8Array>) => {
-      const decoder = new TextDecoder();
-      for await (const chunk of stream) {
-        this.#output += decoder.decode(chunk, { stream: true });
-        await this.#log.write(chunk).catch(() => {});
-      }
-    };
-    const pumps = Promise.all([pump(this.process.stdout), pump(this.process.stderr)]);
-    this.done = this.process.status.then(async (status) => {
-      await pumps;
-      return status;
-    });
+  get done(): Promise<Deno.CommandStatus> {
+    return this.proc.ended();
   }
 
   get output(): string {
-    return this.#output;
+    return this.proc.output();
   }
 
   async waitFor(pattern: RegExp, ms: number): Promise<void> {
-    const deadline = Date.now() + ms;
-    let exited = false;
-    this.done.then(() => exited = true);
-    while (!pattern.test(this.#output)) {
-      if (exited) {
-        throw new StartError(
-          `${this.name} stopped while starting; see ${join(paths.logs, this.name + ".log")}` +
-            lastLine(this.#output),
-        );
-      }
-      if (Date.now() > deadline) {
-        throw new StartError(`${this.name} did not start within ${ms / 1000}s; see its log`);
-      }
-      await new Promise((r) => setTimeout(r, 25));
+    try {
+      await this.proc.waitFor(pattern, ms, 0, "any");
+    } catch (e) {
+      if (!(e instanceof ProcError)) throw e;
+      throw new StartError(
+        e.exited
+          ? `${this.name} stopped while starting; see ${join(paths.logs, this.name + ".log")}` +
+            lastLine(this.output)
+          : `${this.name} did not start within ${ms / 1000}s; see its log`,
+      );
     }
   }
 
   async stop(): Promise<void> {
-    try {
-      this.process.kill("SIGTERM");
-    } catch {
-      // already gone
-    }
-    const timer = setTimeout(() => {
-      try {
-        this.process.kill("SIGKILL");
-      } catch { /* gone */ }
-    }, 5000);
-    await this.done;
-    clearTimeout(timer);
-    this.#log.close();
+    await this.proc.stop("SIGTERM", 5000);
+    this.log.close();
   }
 }
 
@@ -140,21 +105,18 @@ async function start(
     create: true,
     mode: 0o600,
   });
-  // Each program gets the grants its configuration names, as its task would give it.
-  // Deno by name, as the task grants it (`--allow-run=deno`); PATH has it, `deno task` ran.
-  const [deno, ...argv] = launchCommand(program, { kind: "checkout", root }, {
+  // The harness of the tests and the bench: each program gets the grants its configuration
+  // names, as its task would give it. Deno by name, as the task grants it (`--allow-run=deno`).
+  const proc = spawnProgram(program, {
     env,
     args,
-    cwd: root,
-  }, { deno: "deno" }).argv;
-  const command = new Deno.Command(deno, {
-    args: argv,
-    env: { NO_COLOR: "1", ...env },
-    stdin: stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
+    stdin,
+    name,
+    deno: "deno",
+    inheritEnv: true,
+    tee: (chunk) => log.write(chunk),
   });
-  return new Child(name, command, log, stdin);
+  return new Child(name, proc, log);
 }
 
 /** Runs a one-shot program to its end; throws with its last line when it fails. */
