@@ -7,8 +7,11 @@
  * @module
  */
 
-import type { Program } from "../lib/config/programs.ts";
-import { currentConfiguration, LAUNCHER_ENV, launcherOutput } from "./command.ts";
+import { dirname, resolve } from "node:path";
+import { DEV_LAYOUT, type Program, PROGRAMS } from "../lib/config/programs.ts";
+import { currentConfiguration, devPilotSocket, LAUNCHER_ENV, launcherOutput } from "./command.ts";
+
+const DEV_SOCKET_IN_CHECKOUT = `${DEV_LAYOUT.sockets}/${PROGRAMS.spike.devSocket}.sock`;
 
 /** The first argument that makes a bundle its own launcher. */
 export const LAUNCH_MARK = "--spike-launch";
@@ -18,7 +21,12 @@ export const LAUNCH_MARK = "--spike-launch";
  * `sh` runs line 2 (`//bin/true` is `/bin/true`); to JavaScript it is a comment.
  */
 export function bundleHeader(program: Program): string {
-  const read = program === "agent" ? " --allow-read" : "";
+  // The agent's launcher reads its --registration file; Pilot's looks for the dev stack.
+  const read = program === "agent"
+    ? " --allow-read"
+    : program === "spike"
+    ? ` "--allow-read=\${0%/*}/../${DEV_SOCKET_IN_CHECKOUT}"`
+    : "";
   const launcher = `deno run --no-config --no-prompt "--allow-env=${LAUNCHER_ENV}"${read}`;
   return `#!/bin/sh\n//bin/true; c=$(${launcher} "$0" ${LAUNCH_MARK} "$@") || exit; eval "$c"; exit`;
 }
@@ -26,7 +34,17 @@ export function bundleHeader(program: Program): string {
 /** Prints the shell code that runs the bundle at `bundleUrl` as `program` with `args`. */
 export function launchBundle(program: Program, bundleUrl: string, args: string[]): void {
   const file = decodeURIComponent(new URL(bundleUrl).pathname);
-  console.log(launcherOutput(program, { kind: "bundle", file }, args, currentConfiguration()));
+  // A bundle in `<checkout>/dist/` talks to that checkout's dev stack when it runs.
+  const checkout = resolve(dirname(file), "..");
+  let devRoot: string | undefined;
+  try {
+    if (program === "spike" && Deno.statSync(devPilotSocket(checkout)).isSocket) devRoot = checkout;
+  } catch {
+    // no dev stack there (or not ours to look at): SPIRE's socket, as configured
+  }
+  console.log(
+    launcherOutput(program, { kind: "bundle", file, devRoot }, args, currentConfiguration()),
+  );
 }
 
 /** The module a bundle is built from: the launcher, and the program loaded only when not launching. */

@@ -17,8 +17,8 @@ import { CONFIG_ENV, type Configuration, reachFor } from "./reach.ts";
 export type Source =
   /** A checkout: `<root>/<entry>` with `<root>/deno.json`. */
   | { kind: "checkout"; root: string }
-  /** A release bundle: one self-contained file. */
-  | { kind: "bundle"; file: string };
+  /** A release bundle: one self-contained file (`devRoot`: the checkout whose dev stack runs). */
+  | { kind: "bundle"; file: string; devRoot?: string };
 
 /** A command to run: the environment it adds, its folder, and its words. */
 export interface Launch {
@@ -29,9 +29,9 @@ export interface Launch {
 }
 
 /**
- * The command for `program` from `source` with `config`. From a checkout,
- * Pilot uses the dev stack's superuser socket when no socket is configured
- * (as `deno task spike` always did).
+ * The command for `program` from `source` with `config`. From a checkout
+ * (or a bundle built in one whose dev stack runs), Pilot uses the dev stack's
+ * superuser socket when no socket is configured, as `deno task spike` does.
  */
 export function launchCommand(
   program: Program,
@@ -40,13 +40,12 @@ export function launchCommand(
   { deno = Deno.execPath() }: { deno?: string } = {},
 ): Launch {
   const env: Record<string, string> = {};
+  const devRoot = source.kind === "checkout" ? source.root : source.devRoot;
   if (
-    source.kind === "checkout" && program === "spike" && !config.env.SPIFFE_ENDPOINT_SOCKET &&
+    devRoot && program === "spike" && !config.env.SPIFFE_ENDPOINT_SOCKET &&
     !config.env.SPIKE_PILOT_DEFAULT_SOCKET
   ) {
-    env.SPIKE_PILOT_DEFAULT_SOCKET = `unix://${
-      join(source.root, DEV_LAYOUT.sockets, `${PROGRAMS.spike.devSocket}.sock`)
-    }`;
+    env.SPIKE_PILOT_DEFAULT_SOCKET = `unix://${devPilotSocket(devRoot)}`;
   }
   const reach = reachFor(program, { ...config, env: { ...config.env, ...env } });
   const code = source.kind === "checkout"
@@ -65,6 +64,11 @@ export function launchCommand(
       ...config.args,
     ],
   };
+}
+
+/** The dev stack's superuser socket in the checkout at `root`. */
+export function devPilotSocket(root: string): string {
+  return join(root, DEV_LAYOUT.sockets, `${PROGRAMS.spike.devSocket}.sock`);
 }
 
 /** A word as `sh` reads it back unchanged. */

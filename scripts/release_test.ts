@@ -34,5 +34,5 @@ Deno.test("a bundle's first lines are sh that runs its launcher and evals its co
     second,
     /^\/\/bin\/true; c=\$\(deno run --no-config --no-prompt "--allow-env=[^"]+" "\$0" --spike-launch "\$@"\) \|\| exit; eval "\$c"; exit$/,
   );
-  assert.ok(!second.includes("--allow-read"), "only the agent's launcher reads a file");
+  assert.ok(!second.includes("--allow-read"), "a Keeper's launcher reads no file");
 });

@@ -41,11 +41,18 @@ export function programTasks(): Record<Program | "dev", string> {
   return tasks;
 }
 
+/** `deno task install [DIR]`: writes the `spike` command (see install.ts), mode 0755. */
+export const INSTALL_TASK = `sh -c 'd="\${1:-$HOME/.local/bin}"; ` +
+  // A relative DIR is the caller's folder's, not the checkout's.
+  `case "$d" in /*) ;; *) d="$INIT_CWD/$d" ;; esac; mkdir -p "$d" && ` +
+  `deno run --no-prompt scripts/install.ts > "$d/spike.new" && chmod 755 "$d/spike.new" && ` +
+  `mv "$d/spike.new" "$d/spike" && echo "installed $d/spike"' install`;
+
 if (import.meta.main) {
   const config = JSON.parse(await Deno.readTextFile("deno.json"));
   const tasks = programTasks();
   if (Deno.args.includes("--write")) {
-    config.tasks = { ...config.tasks, ...tasks };
+    config.tasks = { ...config.tasks, ...tasks, install: INSTALL_TASK };
     await Deno.writeTextFile("deno.json", JSON.stringify(config, null, 2) + "\n");
   } else {
     for (const [name, command] of Object.entries(tasks)) console.log(`${name}: ${command}`);

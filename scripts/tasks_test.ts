@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { programTasks } from "./tasks.ts";
+import { INSTALL_TASK, programTasks } from "./tasks.ts";
 
 Deno.test("deno.json runs each program through the launcher", async () => {
   const config = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
@@ -10,6 +10,7 @@ Deno.test("deno.json runs each program through the launcher", async () => {
       `task "${name}" differs; run: deno run --allow-read=deno.json --allow-write=deno.json scripts/tasks.ts --write`,
     );
   }
+  assert.equal(config.tasks.install, INSTALL_TASK);
   // Only harnesses get everything: the tests, and the bench (Deno lets only --allow-all read
   // another process's /proc/<pid>/status, where Nexus's memory use is).
   for (const [name, command] of Object.entries(config.tasks) as [string, string][]) {

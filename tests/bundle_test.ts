@@ -15,7 +15,9 @@ import { Stack } from "./support/stack.ts";
 const ROOT = new URL("..", import.meta.url).pathname;
 
 Deno.test("the release bundles run the stack offline, each with its configuration's grants", async () => {
-  const out = await Deno.makeTempDir({ prefix: "spike-dist-" });
+  // Built where `deno task bundle` puts them: dist/ in a (here: stand-in) checkout.
+  const checkout = await Deno.makeTempDir({ prefix: "spike-checkout-" });
+  const out = join(checkout, "dist");
   const denoDir = await Deno.makeTempDir({ prefix: "spike-empty-deno-dir-" });
   let stack: Stack | undefined;
   try {
@@ -74,6 +76,18 @@ Deno.test("the release bundles run the stack offline, each with its configuratio
     const get = await stack.spike("pilot", ["secret", "get", "bundled/app", "k"]);
     assert.equal(get.stdout, "v");
     assert.match(stack.nexus!.stderr(), /"msg":"listening"/);
+
+    // With no socket configured, ./dist/spike.js uses its checkout's dev stack when it runs,
+    // as `deno task spike` does (here the dev socket is the test stack's Pilot socket).
+    const devSockets = join(checkout, ".spike/agent/sockets");
+    await Deno.mkdir(devSockets, { recursive: true });
+    await Deno.symlink(stack.socket("pilot"), join(devSockets, "pilot.sock"));
+    const dev = await run("./dist/spike.js", ["secret", "get", "bundled/app", "k"], {
+      env: { ...env, SPIKE_NEXUS_API_URL: stack.nexusUrl },
+      cwd: checkout,
+    });
+    assert.equal(dev.code, 0, dev.stderr);
+    assert.equal(dev.stdout, "v");
     // kill -9 of Nexus: it comes back with its key from the Keepers.
     await stack.stopNexus("SIGKILL");
     await stack.startNexus();
@@ -81,7 +95,7 @@ Deno.test("the release bundles run the stack offline, each with its configuratio
     assert.equal((await stack.spike("pilot", ["secret", "get", "bundled/app", "k"])).stdout, "v");
   } finally {
     await stack?.stop();
-    await Deno.remove(out, { recursive: true });
+    await Deno.remove(checkout, { recursive: true });
     await Deno.remove(denoDir, { recursive: true });
   }
 });

@@ -7,6 +7,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { VERSION } from "../lib/version.ts";
 import { within } from "./support/programs.ts";
 import { freePort, Proc } from "./support/stack.ts";
 
@@ -251,6 +252,41 @@ Deno.test("the grants are narrow: what the configuration does not name is refuse
       otherEnv: "NotCapable",
       run: "NotCapable",
     });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("deno task install writes a spike command that works from any folder", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "spike-install-" });
+  try {
+    const installed = await output(task("install", ["bin"], dir));
+    assert.equal(installed.code, 0, installed.stderr);
+    assert.equal(installed.stdout, `installed ${dir}/bin/spike\n`);
+    const file = join(dir, "bin/spike");
+    assert.equal((await Deno.stat(file)).mode! & 0o777, 0o755);
+    const env = { PATH: "/usr/bin:/bin", HOME: dir };
+    const version = await new Deno.Command(file, {
+      args: ["version"],
+      cwd: dir,
+      env,
+      clearEnv: true,
+    })
+      .output();
+    assert.equal(new TextDecoder().decode(version.stdout), `spike ${VERSION}\n`);
+    // It finds the dev stack's socket as `deno task spike` does, and names the file it reads.
+    const printed = await new Deno.Command(file, {
+      args: ["--print-permissions", "secret", "put", "a/b", "k=@f.txt"],
+      cwd: dir,
+      env,
+      clearEnv: true,
+    }).output();
+    const line = new TextDecoder().decode(printed.stdout);
+    assert.ok(line.includes(`unix:${ROOT}.spike/agent/sockets/pilot.sock`), line);
+    assert.ok(
+      line.includes(`--allow-read=${ROOT}.spike/agent/sockets/pilot.sock,${dir}/f.txt `),
+      line,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

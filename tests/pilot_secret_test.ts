@@ -210,6 +210,7 @@ Deno.test("spike secret and spike run", async (t) => {
       await stack.startNexus();
       const noAgent = await stack.spike("pilot", ["secret", "list"], {
         env: { SPIFFE_ENDPOINT_SOCKET: "unix:///tmp/spike-no-such-agent.sock" },
+        byHand: true,
       });
       assert.equal(noAgent.code, 2); // outside the granted sockets: the flag to add is named
       assert.match(noAgent.stderr, /--allow-net=unix:\/tmp\/spike-no-such-agent\.sock/);
