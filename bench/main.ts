@@ -19,6 +19,7 @@ import { NexusClient } from "../lib/client/nexus.ts";
 import { ApiResponseError } from "../lib/client/errors.ts";
 import { nexusAs } from "../dev/stack/clients.ts";
 import { freePort, type Identity, spawnProgram, Stack } from "../dev/stack/harness.ts";
+import { LAUNCHER_ENV } from "../launch/command.ts";
 import type { LoadSpec } from "./loadgen.ts";
 import { median, type RunStats } from "./stats.ts";
 
@@ -243,7 +244,20 @@ async function startupTimes(stack: Stack): Promise<Record<string, number>> {
     if (r.code !== 0) throw new Error(r.stderr);
     pilotTimes.push(performance.now() - t0);
   }
+  // What `deno task <program>` adds: the launcher's own run, before the program starts.
+  const launcherTimes: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--no-prompt", `--allow-env=${LAUNCHER_ENV}`, "launch/main.ts", "keeper"],
+      cwd: ROOT,
+      stdout: "null",
+    }).output();
+    if (!out.success) throw new Error("the launcher failed");
+    launcherTimes.push(performance.now() - t0);
+  }
   return {
+    "launcher (added by deno task)": Math.round(median(launcherTimes)),
     agent: Math.round(median(agentTimes)),
     keeper: await startupMs(stack, "keeper"),
     nexus: await startupMs(stack, "nexus"),
