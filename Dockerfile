@@ -16,7 +16,7 @@ COPY pilot ./pilot
 COPY dev ./dev
 COPY scripts ./scripts
 RUN deno install --frozen
-# Permissions are baked into each binary (scripts/permissions.ts), with HOME as in the image.
+# Permissions are baked into each binary (scripts/release.ts, launch/flags.ts), with HOME as in the image.
 RUN deno run --allow-read --allow-write=/dist --allow-run=deno --allow-env=HOME \
       scripts/release.ts compile --out /dist --home /home/spike
 

@@ -17,8 +17,9 @@
 import { join } from "node:path";
 import { NexusClient } from "../lib/client/nexus.ts";
 import { isTransient } from "../lib/client/errors.ts";
-import { nexusAs } from "../tests/support/clients.ts";
-import { freePort, type Identity, spawnProgram, Stack } from "../tests/support/stack.ts";
+import { nexusAs } from "../dev/stack/clients.ts";
+import { freePort, type Identity, spawnProgram, Stack } from "../dev/stack/harness.ts";
+import { LAUNCHER_ENV } from "../launch/command.ts";
 import type { LoadSpec } from "./loadgen.ts";
 import { median, type RunStats } from "./stats.ts";
 
@@ -81,12 +82,10 @@ async function startupMs(
     const proc = program === "keeper"
       ? spawnProgram("keeper", {
         socket: stack.socket("keeper"),
-        hosts: [`127.0.0.1:${port}`],
         env: { SPIKE_KEEPER_TLS_PORT: `127.0.0.1:${port}` },
       })
       : spawnProgram("nexus", {
         socket: stack.socket("nexus"),
-        hosts: [`127.0.0.1:${port}`],
         env: { SPIKE_NEXUS_TLS_PORT: `127.0.0.1:${port}`, SPIKE_NEXUS_BACKEND_STORE: "memory" },
       });
     await proc.waitFor(program === "keeper" ? /"msg":"ready"/ : /"msg":"listening"/);
@@ -227,7 +226,7 @@ async function benchBackend(
 /** Start-up of each program to ready (median of 3). */
 async function startupTimes(stack: Stack): Promise<Record<string, number>> {
   log("start-up times");
-  const { startAgent } = await import("../tests/support/agent.ts");
+  const { startAgent } = await import("../dev/stack/agent.ts");
   const agentTimes: number[] = [];
   for (let i = 0; i < 3; i++) {
     const t0 = performance.now();
@@ -242,7 +241,20 @@ async function startupTimes(stack: Stack): Promise<Record<string, number>> {
     if (r.code !== 0) throw new Error(r.stderr);
     pilotTimes.push(performance.now() - t0);
   }
+  // What `deno task <program>` adds: the launcher's own run, before the program starts.
+  const launcherTimes: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--no-prompt", `--allow-env=${LAUNCHER_ENV}`, "launch/main.ts", "keeper"],
+      cwd: ROOT,
+      stdout: "null",
+    }).output();
+    if (!out.success) throw new Error("the launcher failed");
+    launcherTimes.push(performance.now() - t0);
+  }
   return {
+    "launcher (added by deno task)": Math.round(median(launcherTimes)),
     agent: Math.round(median(agentTimes)),
     keeper: await startupMs(stack, "keeper"),
     nexus: await startupMs(stack, "nexus"),

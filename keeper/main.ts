@@ -8,6 +8,7 @@
 
 import { KEEPER_ROUTES } from "../lib/api/routes.ts";
 import { envString } from "../lib/config/env.ts";
+import { PROGRAMS } from "../lib/config/programs.ts";
 import { createDispatcher } from "../lib/http/dispatch.ts";
 import { createLogger } from "../lib/log.ts";
 import {
@@ -27,11 +28,9 @@ import { ShareSlot } from "./state.ts";
 await runProgram("keeper", async () => {
   const log = createLogger("keeper");
   const roles = RoleSet.fromEnv();
-  const listen = parseListenAddress(
-    "SPIKE_KEEPER_TLS_PORT",
-    envString("SPIKE_KEEPER_TLS_PORT", ":8443"),
-  );
-  requireListen("SPIKE_KEEPER_TLS_PORT", listen);
+  const { env, default: fallback } = PROGRAMS.keeper.listen!;
+  const listen = parseListenAddress(env, envString(env, fallback));
+  requireListen(env, listen);
   const source = await identityFor("keeper", log);
   const slot = new ShareSlot();
   const server = createMtlsServer({

@@ -8,6 +8,7 @@
 
 import { ConfigError } from "./config/env.ts";
 import { requireAccess } from "./config/permissions.ts";
+import type { ListenAddress } from "./config/listen.ts";
 import { hasRole, type Role } from "./roles.ts";
 import { type IdentitySource, openIdentitySource } from "./identity.ts";
 import type { Logger } from "./log.ts";
@@ -28,24 +29,7 @@ export async function runProgram(program: string, main: () => Promise<void>): Pr
   }
 }
 
-/** A listen address: `:8443` (every interface) or `host:port`. */
-export interface ListenAddress {
-  hostname: string;
-  port: number;
-}
-
-/** Parses a listen address in upstream's form (`:8553`, `127.0.0.1:8553`, `[::1]:8553`). */
-export function parseListenAddress(name: string, text: string): ListenAddress {
-  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text.trim());
-  const port = Number(match?.[3]);
-  if (!match || port < 0 || port > 65535) {
-    throw new ConfigError(
-      `${name}=${JSON.stringify(text)} is invalid: write ":PORT" or "HOST:PORT", e.g. ":8553"`,
-    );
-  }
-  const hostname = match[1] ?? (match[2] || "0.0.0.0");
-  return { hostname, port };
-}
+export { type ListenAddress, parseListenAddress } from "./config/listen.ts";
 
 /**
  * Connects to the Workload API and checks that this program's SVID has

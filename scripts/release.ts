@@ -1,67 +1,55 @@
 /**
- * Release builds of the programs, with their permission flags baked in:
+ * Release builds of the programs:
  *
  *   deno task bundle    single-file bundles in dist/ (`dist/nexus.js` ...) that
- *                       carry their flags in their first lines and run offline
- *                       with Deno alone (npm code is inlined)
+ *                       run offline with Deno alone (npm code is inlined) and
+ *                       are executable
  *   deno task compile   standalone binaries in dist/ (`dist/nexus` ...); this
  *                       downloads Deno's runtime once, so it runs on release
  *                       machines, not on the build machines
  *
- * The flags are `permissionFlags()` for the production defaults: SPIRE's
- * usual sockets, upstream's ports and `~/.spike`. A deployment that configures
- * other places runs a bundle as `deno run <its flags> dist/nexus.js`; each
- * program names the flag to add when something is outside its grant.
+ * A bundle computes its grants at every start from its configuration (the
+ * launcher of `launch/bundle.ts` is built into it). A compiled binary cannot
+ * take flags at run time, so it carries the defaults' files and env, with an
+ * open network grant.
  *
  * @module
  */
 
-import { join, resolve } from "node:path";
-import { DEFAULT_SOCKETS } from "../dev/agent/registration.ts";
-import { ENTRY, permissionFlags, type Program, type Reach } from "./permissions.ts";
+import { join, relative, resolve } from "node:path";
+import { bundleEntry, bundleHeader } from "../launch/bundle.ts";
+import { permissionFlags, type Reach } from "../launch/flags.ts";
+import {
+  DEFAULT_DATA_DIR_IN_HOME,
+  DEV_IDENTITIES,
+  DEV_LAYOUT,
+  type Program,
+  PROGRAM_NAMES,
+  PROGRAMS as REGISTRY,
+  SPIRE_SOCKETS,
+} from "../lib/config/programs.ts";
 
-/** The Workload API sockets SPIRE deployments usually use. */
-export const SPIRE_SOCKETS = [
-  "/tmp/spire-agent/public/api.sock",
-  "/run/spire/sockets/agent.sock",
-  "/spiffe-workload-api/spire-agent.sock",
-];
-
-const KEEPER_PORTS = [8443, 8543, 8643];
-const both = (port: number) => [`localhost:${port}`, `127.0.0.1:${port}`];
-
-/**
- * What each program may touch by default in a release. `${HOME}` and `${PWD}`
- * are expanded by `env -S` in a bundle's shebang, and replaced at compile time.
- */
-export const RELEASE_REACH: Record<Program, Reach> = {
-  nexus: {
-    sockets: SPIRE_SOCKETS,
-    hosts: ["0.0.0.0:8553", ...KEEPER_PORTS.flatMap(both)],
-    folders: ["${HOME}/.spike/data"],
-  },
-  keeper: { sockets: SPIRE_SOCKETS, hosts: KEEPER_PORTS.map((p) => `0.0.0.0:${p}`) },
-  bootstrap: { sockets: SPIRE_SOCKETS, hosts: [...both(8553), ...KEEPER_PORTS.flatMap(both)] },
-  spike: { sockets: SPIRE_SOCKETS, hosts: both(8553), folders: ["${HOME}/.spike", "${PWD}"] },
-  agent: {
-    sockets: DEFAULT_SOCKETS.map((s) => `\${PWD}/.spike/agent/sockets/${s}.sock`),
-    folders: ["${PWD}/.spike"],
-  },
-};
+const ROOT = new URL("..", import.meta.url).pathname;
 
 /** The names of the built files. */
-export const PROGRAMS: Program[] = ["nexus", "keeper", "bootstrap", "spike", "agent"];
+export const PROGRAMS: Program[] = PROGRAM_NAMES;
 
-/**
- * The first two lines of a bundle. Linux cuts a `#!` line at 256 bytes, far
- * shorter than the flags, so the file is both a shell script and a module:
- * `sh` runs line 2 (`//bin/true` is `/bin/true`), which execs `deno run` with
- * the flags on the file itself; to JavaScript, line 2 is a comment. `${HOME}`
- * and `${PWD}` are expanded by `sh`.
- */
-export function shebang(program: Program): string {
-  const flags = permissionFlags(program, RELEASE_REACH[program]).map((f) => `"${f}"`).join(" ");
-  return `#!/bin/sh\n//bin/true; exec deno run ${flags} "$0" "$@"`;
+/** What a compiled binary may touch (`home` is its user's home): SPIRE's usual sockets, `~/.spike`. */
+export function compileReach(program: Program, home: string): Reach {
+  const sockets = [...SPIRE_SOCKETS];
+  switch (program) {
+    case "nexus":
+      return { sockets, folders: [join(home, DEFAULT_DATA_DIR_IN_HOME)] };
+    case "spike":
+      return { sockets, folders: [join(home, ".spike")] };
+    case "agent":
+      return {
+        sockets: DEV_IDENTITIES.map((i) => join(home, DEV_LAYOUT.sockets, `${i.socket}.sock`)),
+        folders: [join(home, DEV_LAYOUT.home)],
+      };
+    default:
+      return { sockets };
+  }
 }
 
 async function deno(args: string[]): Promise<void> {
@@ -70,15 +58,43 @@ async function deno(args: string[]): Promise<void> {
   if (!status.success) throw new Error(`deno ${args[0]} failed (exit ${status.code})`);
 }
 
-/** Builds `dist/<program>.js` bundles with their shebang; returns their paths. */
+const moduleSpecifier = (from: string, to: string) => {
+  const path = relative(from, to);
+  return path.startsWith(".") ? path : `./${path}`;
+};
+
+/** Builds `dist/<program>.js` bundles with their launcher header; returns their paths. */
 export async function bundle(out: string): Promise<string[]> {
   await Deno.mkdir(out, { recursive: true });
   const built: string[] = [];
   for (const program of PROGRAMS) {
     const file = join(out, `${program}.js`);
-    await deno(["bundle", "--quiet", "--platform", "deno", "-o", file, ENTRY[program]]);
+    const entry = join(out, `.${program}.entry.ts`);
+    await Deno.writeTextFile(
+      entry,
+      bundleEntry(
+        program,
+        moduleSpecifier(out, join(ROOT, "launch/bundle.ts")),
+        moduleSpecifier(out, join(ROOT, REGISTRY[program].entry)),
+      ),
+    );
+    try {
+      await deno([
+        "bundle",
+        "--quiet",
+        "--config",
+        join(ROOT, "deno.json"),
+        "--platform",
+        "deno",
+        "-o",
+        file,
+        entry,
+      ]);
+    } finally {
+      await Deno.remove(entry);
+    }
     const code = await Deno.readTextFile(file);
-    await Deno.writeTextFile(file, `${shebang(program)}\n${code.replace(/^#!.*\n/, "")}`);
+    await Deno.writeTextFile(file, `${bundleHeader(program)}\n${code.replace(/^#!.*\n/, "")}`);
     await Deno.chmod(file, 0o755);
     built.push(file);
   }
@@ -86,21 +102,20 @@ export async function bundle(out: string): Promise<string[]> {
 }
 
 /**
- * The `deno compile` arguments for every program; `${HOME}`/`${PWD}` become
- * `home`. A compiled binary takes no permission flags when it runs, and the
- * addresses of Nexus and Keepers are chosen at deployment, so the servers'
- * and clients' network grant is open; files, env and run stay narrow.
+ * The `deno compile` arguments for every program. A compiled binary takes no
+ * permission flags when it runs, and the addresses of Nexus and Keepers are
+ * chosen at deployment, so the servers' and clients' network grant is open;
+ * files, env and run stay narrow.
  */
 export function compileCommands(out: string, home: string, target?: string): string[][] {
   return PROGRAMS.map((program) => [
     "compile",
-    ...permissionFlags(program, RELEASE_REACH[program])
-      .map((f) => f.replaceAll("${HOME}", home).replaceAll("${PWD}", home))
+    ...permissionFlags(program, compileReach(program, home))
       .map((f) => program !== "agent" && f.startsWith("--allow-net=") ? "--allow-net" : f),
     ...(target ? ["--target", target] : []),
     "--output",
     join(out, program),
-    ENTRY[program],
+    REGISTRY[program].entry,
   ]);
 }
 
@@ -132,7 +147,7 @@ if (import.meta.main) {
       Deno.exit(1);
     }
   } else if (command === "flags") {
-    for (const program of PROGRAMS) console.log(shebang(program));
+    for (const program of PROGRAMS) console.log(bundleHeader(program));
   } else {
     console.error("usage: release.ts bundle|compile|flags [--out DIR] [--home DIR] [--target T]");
     Deno.exit(2);

@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
-import { compileCommands, PROGRAMS, shebang } from "./release.ts";
+import { compileCommands, PROGRAMS } from "./release.ts";
+import { bundleHeader } from "../launch/bundle.ts";
 
 Deno.test("compile bakes each program's flags, with HOME filled in", () => {
   const commands = compileCommands("/out", "/home/spike", "x86_64-unknown-linux-gnu");
   assert.equal(commands.length, PROGRAMS.length);
-  const nexus = commands[0];
+  const nexus = commands[PROGRAMS.indexOf("nexus")];
   assert.equal(nexus[0], "compile");
   assert.ok(nexus.includes("--unstable-kv"));
   assert.ok(
@@ -13,7 +14,7 @@ Deno.test("compile bakes each program's flags, with HOME filled in", () => {
   assert.ok(!nexus.some((a) => a.includes("${")), "no unexpanded variable");
   assert.ok(nexus.includes("--allow-net"), "peers are chosen at deployment");
   assert.ok(
-    commands.at(-1)!.some((a) => a.startsWith("--allow-net=unix:")),
+    commands[PROGRAMS.indexOf("agent")].some((a) => a.startsWith("--allow-net=unix:")),
     "the agent stays narrow",
   );
   assert.deepEqual(nexus.slice(-5), [
@@ -26,11 +27,12 @@ Deno.test("compile bakes each program's flags, with HOME filled in", () => {
   assert.ok(!commands.some((c) => c.includes("-A") || c.includes("--allow-all")));
 });
 
-Deno.test("a bundle's first lines are sh that execs deno with the flags", () => {
-  const [first, second] = shebang("keeper").split("\n");
+Deno.test("a bundle's first lines are sh that runs its launcher and evals its command", () => {
+  const [first, second] = bundleHeader("keeper").split("\n");
   assert.equal(first, "#!/bin/sh");
   assert.match(
     second,
-    /^\/\/bin\/true; exec deno run "--allow-env=[^"]+" "--allow-net=[^"]+" .* "\$0" "\$@"$/,
+    /^\/\/bin\/true; c=\$\(deno run --no-config --no-prompt "--allow-env=[^"]+" "\$0" --spike-launch "\$@"\) \|\| exit; eval "\$c"; exit$/,
   );
+  assert.ok(!second.includes("--allow-read"), "a Keeper's launcher reads no file");
 });

@@ -1,8 +1,7 @@
 /**
- * The `deno.json` tasks of the programs: `permissionFlags` for the default
- * configuration (the dev stack's sockets under `.spike/`, SPIRE's default
- * socket, upstream's default ports and folders). `deno task` expands `$PWD`
- * (the checkout) and `$HOME`.
+ * The `deno.json` tasks of the programs. Each runs the launcher
+ * (`launch/main.ts`), which computes the program's grants from its
+ * configuration at every start and has `sh` exec `deno run` with them:
  *
  *   deno run --allow-read=deno.json --allow-write=deno.json scripts/tasks.ts --write
  *
@@ -11,70 +10,49 @@
  * @module
  */
 
-import { DEFAULT_SOCKETS } from "../dev/agent/registration.ts";
-import { ENTRY, permissionFlags, type Program, type Reach } from "./permissions.ts";
+import { LAUNCHER_ENV } from "../launch/command.ts";
+import { DEFAULT_PORTS, DEV_HOST, type Program, PROGRAM_NAMES } from "../lib/config/programs.ts";
 
-const SPIRE_SOCKET = "/tmp/spire-agent/public/api.sock";
-const devSocket = (name: string) => `$PWD/.spike/agent/sockets/${name}.sock`;
-const KEEPER_PORTS = [8443, 8543, 8643];
-const both = (port: number) => [`localhost:${port}`, `127.0.0.1:${port}`];
+/** The task that starts `program` through the launcher. */
+export function launcherTask(program: Program): string {
+  // The dev agent's registration file names its sockets: the launcher reads it.
+  const read = program === "agent" ? " --allow-read" : "";
+  const launcher = `deno run --no-prompt "--allow-env=${LAUNCHER_ENV}"${read} launch/main.ts`;
+  return `sh -c 'c=$(${launcher} ${program} "$@") || exit; eval "$c"' ${program}`;
+}
 
-/** What each program may touch in its default configuration. */
-export const DEFAULT_REACH: Record<Exclude<Program, "agent">, Reach> = {
-  nexus: {
-    sockets: [devSocket("nexus"), SPIRE_SOCKET],
-    hosts: ["0.0.0.0:8553", "127.0.0.1:8553", ...KEEPER_PORTS.flatMap(both)],
-    folders: ["$PWD/.spike/nexus", "$HOME/.spike/data"],
-  },
-  keeper: {
-    sockets: [devSocket("keeper"), SPIRE_SOCKET],
-    hosts: KEEPER_PORTS.flatMap((p) => [`0.0.0.0:${p}`, `127.0.0.1:${p}`]),
-  },
-  bootstrap: {
-    sockets: [devSocket("bootstrap"), SPIRE_SOCKET],
-    hosts: [...both(8553), ...KEEPER_PORTS.flatMap(both)],
-  },
-  spike: {
-    sockets: ["pilot", "pilot-recover", "pilot-restore"].map(devSocket).concat(SPIRE_SOCKET),
-    hosts: both(8553),
-    // Files named on the command line (`key=@file`, `cipher -f/-o`) must be under these.
-    folders: ["$PWD", "$HOME/.spike", "/tmp"],
-  },
-};
-
-/** The task command of each program. */
+/** The task command of each program, and of the dev stack. */
 export function programTasks(): Record<Program | "dev", string> {
-  const tasks = {} as Record<Program | "dev", string>;
-  for (const [program, reach] of Object.entries(DEFAULT_REACH) as [Program, Reach][]) {
-    tasks[program] = ["deno run", ...permissionFlags(program, reach), ENTRY[program]].join(" ");
-  }
-  // The dev stack starts the programs itself, each with permissionFlags() for its paths.
+  const tasks = Object.fromEntries(PROGRAM_NAMES.map((p) => [p, launcherTask(p)])) as Record<
+    Program | "dev",
+    string
+  >;
+  // The dev stack starts the programs itself, each with the grants of its configuration.
+  const ports = [...DEFAULT_PORTS.keepers, DEFAULT_PORTS.nexus];
   tasks.dev = [
     "deno run",
+    "--no-prompt",
     "--allow-run=deno",
     "--allow-read=$PWD",
     "--allow-write=$PWD/.spike",
-    `--allow-net=${[...KEEPER_PORTS, 8553].map((p) => `127.0.0.1:${p}`).join(",")}`,
+    `--allow-net=${ports.map((p) => `${DEV_HOST}:${p}`).join(",")}`,
     "dev/stack/main.ts",
-  ].join(" ");
-  // Pilot uses the dev agent's superuser socket when SPIFFE_ENDPOINT_SOCKET is not set.
-  tasks.spike = `SPIKE_PILOT_DEFAULT_SOCKET=unix://${devSocket("pilot")} ${tasks.spike}`;
-  tasks.agent = [
-    "deno run",
-    ...permissionFlags("agent", {
-      sockets: DEFAULT_SOCKETS.map(devSocket),
-      folders: ["$PWD/.spike"],
-    }),
-    ENTRY.agent,
   ].join(" ");
   return tasks;
 }
+
+/** `deno task install [DIR]`: writes the `spike` command (see install.ts), mode 0755. */
+export const INSTALL_TASK = `sh -c 'd="\${1:-$HOME/.local/bin}"; ` +
+  // A relative DIR is the caller's folder's, not the checkout's.
+  `case "$d" in /*) ;; *) d="$INIT_CWD/$d" ;; esac; mkdir -p "$d" && ` +
+  `deno run --no-prompt scripts/install.ts > "$d/spike.new" && chmod 755 "$d/spike.new" && ` +
+  `mv "$d/spike.new" "$d/spike" && echo "installed $d/spike"' install`;
 
 if (import.meta.main) {
   const config = JSON.parse(await Deno.readTextFile("deno.json"));
   const tasks = programTasks();
   if (Deno.args.includes("--write")) {
-    config.tasks = { ...config.tasks, ...tasks };
+    config.tasks = { ...config.tasks, ...tasks, install: INSTALL_TASK };
     await Deno.writeTextFile("deno.json", JSON.stringify(config, null, 2) + "\n");
   } else {
     for (const [name, command] of Object.entries(tasks)) console.log(`${name}: ${command}`);

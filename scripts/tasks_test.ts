@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { programTasks } from "./tasks.ts";
+import { INSTALL_TASK, programTasks } from "./tasks.ts";
 
-Deno.test("deno.json runs each program with the flags of scripts/permissions.ts", async () => {
+Deno.test("deno.json runs each program through the launcher", async () => {
   const config = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
   for (const [name, command] of Object.entries(programTasks())) {
     assert.equal(
@@ -10,6 +10,7 @@ Deno.test("deno.json runs each program with the flags of scripts/permissions.ts"
       `task "${name}" differs; run: deno run --allow-read=deno.json --allow-write=deno.json scripts/tasks.ts --write`,
     );
   }
+  assert.equal(config.tasks.install, INSTALL_TASK);
   // Only harnesses get everything: the tests, and the bench (Deno lets only --allow-all read
   // another process's /proc/<pid>/status, where Nexus's memory use is).
   for (const [name, command] of Object.entries(config.tasks) as [string, string][]) {

@@ -1,20 +1,23 @@
 /**
  * The release bundles (`deno task bundle`): built here, then the whole stack
- * runs from them, offline (an empty DENO_DIR, no node_modules), and Pilot's
- * bundle runs directly as an executable with the flags it carries.
+ * runs from them as executables, offline (an empty DENO_DIR, no
+ * node_modules): each bundle's launcher computes its grants from the
+ * configuration it is started with.
  */
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { PROGRAMS, RELEASE_REACH } from "../scripts/release.ts";
-import { permissionFlags } from "../scripts/permissions.ts";
+import { PROGRAMS } from "../scripts/release.ts";
+import { bundleHeader } from "../launch/bundle.ts";
 import { run } from "./support/programs.ts";
 import { Stack } from "./support/stack.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
-Deno.test("the release bundles run the stack offline and carry their flags", async () => {
-  const out = await Deno.makeTempDir({ prefix: "spike-dist-" });
+Deno.test("the release bundles run the stack offline, each with its configuration's grants", async () => {
+  // Built where `deno task bundle` puts them: dist/ in a (here: stand-in) checkout.
+  const checkout = await Deno.makeTempDir({ prefix: "spike-checkout-" });
+  const out = join(checkout, "dist");
   const denoDir = await Deno.makeTempDir({ prefix: "spike-empty-deno-dir-" });
   let stack: Stack | undefined;
   try {
@@ -32,19 +35,35 @@ Deno.test("the release bundles run the stack offline and carry their flags", asy
     for (const program of PROGRAMS) {
       const file = join(out, `${program}.js`);
       assert.equal((await Deno.stat(file)).mode! & 0o111, 0o111, `${program} is executable`);
-      const [first, second] = (await Deno.readTextFile(file)).split("\n", 2);
-      assert.equal(first, "#!/bin/sh");
-      for (const flag of permissionFlags(program, RELEASE_REACH[program])) {
-        assert.ok(second.includes(`"${flag}"`), `${program} carries ${flag}`);
-      }
+      const text = await Deno.readTextFile(file);
+      assert.ok(
+        text.startsWith(`${bundleHeader(program)}\n`),
+        `${program} starts with its launcher`,
+      );
     }
+    assert.deepEqual([...Deno.readDirSync(out)].map((e) => e.name).sort(), [
+      "agent.js",
+      "bootstrap.js",
+      "keeper.js",
+      "nexus.js",
+      "spike.js",
+    ]);
 
-    // Run directly: sh reads the flags from the file and execs deno with them.
-    const direct = await run(join(out, "spike.js"), ["version"], {
-      env: { PATH: Deno.env.get("PATH")!, DENO_DIR: denoDir, HOME: denoDir },
-    });
+    const env = { PATH: Deno.env.get("PATH")!, DENO_DIR: denoDir, HOME: denoDir };
+    const direct = await run(join(out, "spike.js"), ["version"], { env, cwd: denoDir });
     assert.equal(direct.code, 0, direct.stderr);
     assert.match(direct.stdout, /^spike \d+\.\d+\.\d+\n$/);
+    const printed = await run(join(out, "keeper.js"), ["--print-permissions"], {
+      env: { ...env, SPIKE_KEEPER_TLS_PORT: "127.0.0.1:19443" },
+      cwd: denoDir,
+    });
+    assert.equal(printed.code, 0, printed.stderr);
+    assert.match(
+      printed.stdout,
+      new RegExp(
+        `deno run --no-config .*--allow-net=unix:/tmp/spire-agent/public/api\\.sock,127\\.0\\.0\\.1:19443 .*${out}/keeper\\.js\n$`,
+      ),
+    );
 
     stack = await Stack.start({
       bundles: {
@@ -57,9 +76,26 @@ Deno.test("the release bundles run the stack offline and carry their flags", asy
     const get = await stack.spike("pilot", ["secret", "get", "bundled/app", "k"]);
     assert.equal(get.stdout, "v");
     assert.match(stack.nexus!.stderr(), /"msg":"listening"/);
+
+    // With no socket configured, ./dist/spike.js uses its checkout's dev stack when it runs,
+    // as `deno task spike` does (here the dev socket is the test stack's Pilot socket).
+    const devSockets = join(checkout, ".spike/agent/sockets");
+    await Deno.mkdir(devSockets, { recursive: true });
+    await Deno.symlink(stack.socket("pilot"), join(devSockets, "pilot.sock"));
+    const dev = await run("./dist/spike.js", ["secret", "get", "bundled/app", "k"], {
+      env: { ...env, SPIKE_NEXUS_API_URL: stack.nexusUrl },
+      cwd: checkout,
+    });
+    assert.equal(dev.code, 0, dev.stderr);
+    assert.equal(dev.stdout, "v");
+    // kill -9 of Nexus: it comes back with its key from the Keepers.
+    await stack.stopNexus("SIGKILL");
+    await stack.startNexus();
+    await stack.nexus!.waitFor(/root key (recovered|restored)/, 30_000);
+    assert.equal((await stack.spike("pilot", ["secret", "get", "bundled/app", "k"])).stdout, "v");
   } finally {
     await stack?.stop();
-    await Deno.remove(out, { recursive: true });
+    await Deno.remove(checkout, { recursive: true });
     await Deno.remove(denoDir, { recursive: true });
   }
 });

@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { permissionFlags } from "../scripts/permissions.ts";
+import { permissionFlags } from "../launch/flags.ts";
 import { nexusAs } from "./support/clients.ts";
 import { Stack } from "./support/stack.ts";
 

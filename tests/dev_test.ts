@@ -10,7 +10,17 @@ import { join } from "node:path";
 import { run, within } from "./support/programs.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
-const LINKED = ["lib", "nexus", "keeper", "pilot", "bootstrap", "dev", "scripts", "node_modules"];
+const LINKED = [
+  "lib",
+  "nexus",
+  "keeper",
+  "pilot",
+  "bootstrap",
+  "dev",
+  "launch",
+  "scripts",
+  "node_modules",
+];
 
 async function checkout(): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "spike-dev-" });

@@ -25,6 +25,7 @@ import {
   type SpiffeId,
   type TrustDomain,
 } from "../../lib/spiffe/id.ts";
+import { DEV_IDENTITIES } from "../../lib/config/programs.ts";
 
 /** One socket and the identity it serves (none: PERMISSION_DENIED). */
 export interface Registration {
@@ -42,16 +43,7 @@ export interface AgentRegistrations {
 }
 
 /** The SPIKE identities a local stack needs: socket name and SPIFFE ID path. */
-export const SPIKE_IDENTITIES = [
-  { socket: "nexus", path: "/spike/nexus" },
-  { socket: "keeper", path: "/spike/keeper" },
-  { socket: "bootstrap", path: "/spike/bootstrap" },
-  { socket: "pilot", path: "/spike/pilot/role/superuser" },
-  { socket: "pilot-recover", path: "/spike/pilot/role/recover" },
-  { socket: "pilot-restore", path: "/spike/pilot/role/restore" },
-  { socket: "lite-workload", path: "/spike/workload/role/lite" },
-  { socket: "demo-workload", path: "/workload/demo" },
-] as const;
+export const SPIKE_IDENTITIES = DEV_IDENTITIES;
 
 /** The socket names the agent serves by default (tasks grant exactly these). */
 export const DEFAULT_SOCKETS: readonly string[] = SPIKE_IDENTITIES.map((i) => i.socket);

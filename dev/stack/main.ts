@@ -14,25 +14,31 @@
  */
 
 import { join } from "node:path";
-import { ENTRY, permissionFlags, type Program } from "../../scripts/permissions.ts";
-import { DEFAULT_SOCKETS } from "../agent/registration.ts";
+import { Proc, ProcError, spawnProgram } from "./harness.ts";
+import {
+  DEFAULT_PORTS,
+  DEV_HOST,
+  DEV_LAYOUT,
+  type Program,
+  STORE_FILES,
+} from "../../lib/config/programs.ts";
 import { pathExists } from "../../lib/fs.ts";
 
-const KEEPER_PORTS = [8443, 8543, 8643];
-const NEXUS_PORT = 8553;
-const HOST = "127.0.0.1";
+const KEEPER_PORTS = DEFAULT_PORTS.keepers;
+const NEXUS_PORT = DEFAULT_PORTS.nexus;
+const HOST = DEV_HOST;
 const THRESHOLD = 2;
 const MIN_DENO = [2, 9];
 
 // `deno task` runs in the folder of deno.json: the checkout.
 const root = Deno.cwd();
-const home = join(root, ".spike");
+const home = join(root, DEV_LAYOUT.home);
 const paths = {
-  agent: join(home, "agent"),
-  sockets: join(home, "agent", "sockets"),
-  nexus: join(home, "nexus"),
-  recover: join(home, "dev", "recover"),
-  logs: join(home, "logs"),
+  agent: join(root, DEV_LAYOUT.agent),
+  sockets: join(root, DEV_LAYOUT.sockets),
+  nexus: join(root, DEV_LAYOUT.nexusData),
+  recover: join(root, DEV_LAYOUT.recover),
+  logs: join(root, DEV_LAYOUT.logs),
 };
 const socket = (name: string) => join(paths.sockets, `${name}.sock`);
 const keeperUrls = KEEPER_PORTS.map((p) => `https://${HOST}:${p}`);
@@ -46,68 +52,33 @@ function say(line = ""): void {
 
 /** A child program, its stderr and stdout appended to `.spike/logs/<name>.log`. */
 class Child {
-  readonly process: Deno.ChildProcess;
-  readonly #log: Deno.FsFile;
-  #output = "";
-  readonly done: Promise<Deno.CommandStatus>;
+  constructor(readonly name: string, readonly proc: Proc, readonly log: Deno.FsFile) {}
 
-  constructor(readonly name: string, command: Deno.Command, log: Deno.FsFile, stdin?: string) {
-    this.#log = log;
-    this.process = command.spawn();
-    if (stdin !== undefined) {
-      const writer = this.process.stdin.getWriter();
-      writer.write(new TextEncoder().encode(stdin)).then(() => writer.close()).catch(() => {});
-    }
-    const pump = async (stream: ReadableStream<Uint8Array>) => {
-      const decoder = new TextDecoder();
-      for await (const chunk of stream) {
-        this.#output += decoder.decode(chunk, { stream: true });
-        await this.#log.write(chunk).catch(() => {});
-      }
-    };
-    const pumps = Promise.all([pump(this.process.stdout), pump(this.process.stderr)]);
-    this.done = this.process.status.then(async (status) => {
-      await pumps;
-      return status;
-    });
+  get done(): Promise<Deno.CommandStatus> {
+    return this.proc.ended();
   }
 
   get output(): string {
-    return this.#output;
+    return this.proc.output();
   }
 
   async waitFor(pattern: RegExp, ms: number): Promise<void> {
-    const deadline = Date.now() + ms;
-    let exited = false;
-    this.done.then(() => exited = true);
-    while (!pattern.test(this.#output)) {
-      if (exited) {
-        throw new StartError(
-          `${this.name} stopped while starting; see ${join(paths.logs, this.name + ".log")}` +
-            lastLine(this.#output),
-        );
-      }
-      if (Date.now() > deadline) {
-        throw new StartError(`${this.name} did not start within ${ms / 1000}s; see its log`);
-      }
-      await new Promise((r) => setTimeout(r, 25));
+    try {
+      await this.proc.waitFor(pattern, ms, 0, "any");
+    } catch (e) {
+      if (!(e instanceof ProcError)) throw e;
+      throw new StartError(
+        e.exited
+          ? `${this.name} stopped while starting; see ${join(paths.logs, this.name + ".log")}` +
+            lastLine(this.output)
+          : `${this.name} did not start within ${ms / 1000}s; see its log`,
+      );
     }
   }
 
   async stop(): Promise<void> {
-    try {
-      this.process.kill("SIGTERM");
-    } catch {
-      // already gone
-    }
-    const timer = setTimeout(() => {
-      try {
-        this.process.kill("SIGKILL");
-      } catch { /* gone */ }
-    }, 5000);
-    await this.done;
-    clearTimeout(timer);
-    this.#log.close();
+    await this.proc.stop("SIGTERM", 5000);
+    this.log.close();
   }
 }
 
@@ -125,7 +96,6 @@ function lastLine(output: string): string {
 async function start(
   name: string,
   program: Program,
-  reach: Parameters<typeof permissionFlags>[1],
   env: Record<string, string>,
   args: string[] = [],
   stdin?: string,
@@ -135,15 +105,18 @@ async function start(
     create: true,
     mode: 0o600,
   });
-  // By name, as the task grants it (`--allow-run=deno`); PATH has it, `deno task` ran.
-  const command = new Deno.Command("deno", {
-    args: ["run", ...permissionFlags(program, reach), join(root, ENTRY[program]), ...args],
-    env: { NO_COLOR: "1", ...env },
-    stdin: stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
+  // The harness of the tests and the bench: each program gets the grants its configuration
+  // names, as its task would give it. Deno by name, as the task grants it (`--allow-run=deno`).
+  const proc = spawnProgram(program, {
+    env,
+    args,
+    stdin,
+    name,
+    deno: "deno",
+    inheritEnv: true,
+    tee: (chunk) => log.write(chunk),
   });
-  return new Child(name, command, log, stdin);
+  return new Child(name, proc, log);
 }
 
 /** Runs a one-shot program to its end; throws with its last line when it fails. */
@@ -203,12 +176,10 @@ function spike(
   identity: string,
   args: string[],
   stdin?: string,
-  folders: string[] = [],
 ) {
   return start(
     name,
     "spike",
-    { sockets: [socket(identity)], hosts: [`${HOST}:${NEXUS_PORT}`], folders },
     {
       SPIFFE_ENDPOINT_SOCKET: `unix://${socket(identity)}`,
       SPIKE_NEXUS_API_URL: nexusUrl,
@@ -225,7 +196,7 @@ async function main(): Promise<void> {
   for (const dir of [home, paths.logs, paths.nexus]) {
     await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
   }
-  const hasData = await pathExists(join(paths.nexus, "spike.kv"));
+  const hasData = await pathExists(join(paths.nexus, STORE_FILES.kv));
   let shares = await recoveryFiles();
   if (hasData && shares.length < THRESHOLD) {
     throw new StartError(
@@ -242,10 +213,6 @@ async function main(): Promise<void> {
   const agent = await start(
     "agent",
     "agent",
-    {
-      sockets: DEFAULT_SOCKETS.map(socket),
-      folders: [paths.agent],
-    },
     {},
     ["serve", "--data-dir", paths.agent],
   );
@@ -254,9 +221,6 @@ async function main(): Promise<void> {
 
   for (const [i, port] of KEEPER_PORTS.entries()) {
     const keeper = await start(`keeper-${i + 1}`, "keeper", {
-      sockets: [socket("keeper")],
-      hosts: [`${HOST}:${port}`],
-    }, {
       SPIFFE_ENDPOINT_SOCKET: `unix://${socket("keeper")}`,
       SPIKE_KEEPER_TLS_PORT: `${HOST}:${port}`,
       SPIKE_SYSTEM_LOG_LEVEL: "INFO",
@@ -272,10 +236,6 @@ async function main(): Promise<void> {
     SPIKE_NEXUS_API_URL: nexusUrl,
   };
   const nexus = await start("nexus", "nexus", {
-    sockets: [socket("nexus")],
-    hosts: [`${HOST}:${NEXUS_PORT}`, ...KEEPER_PORTS.map((p) => `${HOST}:${p}`)],
-    folders: [paths.nexus],
-  }, {
     ...shared,
     SPIFFE_ENDPOINT_SOCKET: `unix://${socket("nexus")}`,
     SPIKE_NEXUS_TLS_PORT: `${HOST}:${NEXUS_PORT}`,
@@ -290,13 +250,13 @@ async function main(): Promise<void> {
     say("  first start: making the root key (Bootstrap)");
     await once(
       await start("bootstrap", "bootstrap", {
-        sockets: [socket("bootstrap")],
-        hosts: [`${HOST}:${NEXUS_PORT}`, ...KEEPER_PORTS.map((p) => `${HOST}:${p}`)],
-      }, { ...shared, SPIFFE_ENDPOINT_SOCKET: `unix://${socket("bootstrap")}` }),
+        ...shared,
+        SPIFFE_ENDPOINT_SOCKET: `unix://${socket("bootstrap")}`,
+      }),
     );
     await Deno.mkdir(paths.recover, { recursive: true, mode: 0o700 });
     await once(
-      await spike("recover", "pilot-recover", ["operator", "recover"], undefined, [paths.recover]),
+      await spike("recover", "pilot-recover", ["operator", "recover"]),
     );
   } else {
     say("  restart: restoring the root key from .spike/dev/recover (dev convenience)");

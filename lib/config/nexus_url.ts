@@ -5,9 +5,10 @@
  */
 
 import { ConfigError, envString } from "./env.ts";
+import { DEFAULT_PORTS } from "./programs.ts";
 
 /** Upstream's default. */
-export const DEFAULT_NEXUS_API_URL = "https://localhost:8553";
+export const DEFAULT_NEXUS_API_URL = `https://localhost:${DEFAULT_PORTS.nexus}`;
 
 /** The Nexus API URL (`SPIKE_NEXUS_API_URL`), checked. */
 export function nexusUrlFromEnv(): string {
