@@ -39,7 +39,10 @@
  * and connection timeouts built in, guards its environment reads for Deno
  * without `--allow-env`, and is the most widely used PostgreSQL client for JS.
  * Every connection parameter is given explicitly, so pg reads no `PG*`
- * variable of its own; only `PGPASSWORD` is read, by Nexus's configuration.
+ * variable of its own except two whose "off" it cannot be told: `PGBINARY`
+ * and `PGREPLICATION`. Nexus runs with `--ignore-env=PGBINARY,PGREPLICATION`
+ * so that they read as unset (a stray PGREPLICATION must not switch the
+ * connection into replication mode); `PGPASSWORD` is read by the configuration.
  *
  * Key encoding: `encodeKey`/`decodeKey` are imported from `./sqlite.ts` for
  * now (they are moving to `./keys.ts`).
@@ -338,13 +341,14 @@ export class PostgresStore implements Store {
   }
 }
 
-/** pg's errors for a lost or refused connection (not SQL errors, which carry a SQLSTATE). */
+/** pg's errors for a lost or refused connection (not SQL errors, nor our own). */
 function isConnectionError(e: unknown): boolean {
-  if (!(e instanceof Error)) return false;
+  if (!(e instanceof Error) || e instanceof SchemaTooNewError) return false;
   const code = (e as { code?: string }).code ?? "";
-  // 57P01..03: the server is shutting down or starting; 08xxx: connection exceptions.
-  if (/^(57P0[1-3]|08...)$/.test(code)) return true;
-  return !/^[0-9A-Z]{5}$/.test(code);
+  // 08xxx: connection exceptions; 57P01..03: the server is shutting down or starting.
+  if (/^(08...|57P0[1-3])$/.test(code)) return true;
+  if (/^E[A-Z]+$/.test(code)) return true; // a socket error (ECONNREFUSED, ECONNRESET, EPIPE...)
+  return code === "" && /connection|terminated|not queryable|timeout/i.test(e.message);
 }
 
 function message(e: unknown): string {
@@ -391,6 +395,9 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Postg
     ssl: tlsFor(info, options.ca),
     application_name: info.applicationName ?? "spike-nexus",
     options: "-c synchronous_commit=on",
+    // Given, so that pg does not look for PGCLIENT_ENCODING and PGSSLNEGOTIATION.
+    client_encoding: "UTF8",
+    sslnegotiation: "postgres",
     max: options.maxOpenConns,
     connectionTimeoutMillis: timeout,
     query_timeout: timeout,
