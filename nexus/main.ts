@@ -19,6 +19,7 @@ import { KeeperLink } from "./state/keepers.ts";
 import { PolicyStore } from "./state/policies.ts";
 import { SecretStore } from "./state/secrets.ts";
 import { RootKeyState } from "./state/rootkey.ts";
+import { openPostgresFromSettings } from "./store/postgres.ts";
 import { openSqliteStore } from "./store/sqlite.ts";
 import { openKvStore, openMemoryStore } from "./store/store.ts";
 
@@ -26,7 +27,16 @@ await runProgram("nexus", async () => {
   const log = createLogger("nexus");
   const config = loadNexusConfig();
   const roles = RoleSet.fromEnv();
-  if (config.backend !== "memory") {
+  if (config.postgres) {
+    const { conninfo, passwordFile } = config.postgres;
+    requireAccess("SPIKE_NEXUS_DB_URL", { kind: "net", host: `${conninfo.host}:${conninfo.port}` });
+    if (passwordFile) {
+      requireAccess("SPIKE_NEXUS_DB_PASSWORD_FILE", { kind: "read", path: passwordFile });
+    }
+    if (conninfo.sslrootcert) {
+      requireAccess("sslrootcert", { kind: "read", path: conninfo.sslrootcert });
+    }
+  } else if (config.backend !== "memory") {
     requireAccess(
       "SPIKE_NEXUS_DATA_DIR",
       { kind: "read", path: config.dataDir },
@@ -38,7 +48,12 @@ await runProgram("nexus", async () => {
     requireAccess("SPIKE_NEXUS_KEEPER_PEERS", { kind: "net", host: hostOf(keeper.url) });
   }
   const source = await identityFor("nexus", log);
-  const store = config.backend === "memory"
+  const store = config.postgres
+    ? await openPostgresFromSettings(
+      config.postgres,
+      (e) => log.warn("database connection lost", { error: e.message }),
+    )
+    : config.backend === "memory"
     ? await openMemoryStore()
     : config.backend === "sqlite"
     ? await openSqliteStore(config.dataDir, config.busyTimeoutMs)

@@ -53,7 +53,11 @@ export function permissionFlags(program: Program, reach: Reach): string[] {
   if (files.length > 0) {
     flags.push(`--allow-read=${files.join(",")}`, `--allow-write=${files.join(",")}`);
   }
-  if (program === "nexus") flags.unshift("--unstable-kv");
+  if (program === "nexus") {
+    flags.unshift("--unstable-kv");
+    // npm pg (postgres backend) reads these two even when told everything: they read as unset.
+    flags.push("--ignore-env=PGBINARY,PGREPLICATION");
+  }
   // `spike run` starts the command it is given; every other spike command revokes this at start.
   if (program === "spike") {
     flags.push("--allow-run");

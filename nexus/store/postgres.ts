@@ -78,6 +78,18 @@ export interface PostgresOptions {
   onIdleError?: (error: Error) => void;
 }
 
+/** The backend's settings, from Nexus's configuration (upstream's variable names). */
+export interface PostgresSettings {
+  /** `SPIKE_NEXUS_DB_URL`, parsed (it may hold a password: never log it). */
+  conninfo: PgConnInfo;
+  /** `SPIKE_NEXUS_DB_PASSWORD_FILE`; without it, PGPASSWORD is used (when the URL has none). */
+  passwordFile?: string;
+  /** `SPIKE_NEXUS_DB_MAX_OPEN_CONNS`. */
+  maxOpenConns: number;
+  /** `SPIKE_NEXUS_DB_OPERATION_TIMEOUT`, in milliseconds. */
+  operationTimeoutMs: number;
+}
+
 /** The database did not answer in time, or could not be reached. */
 export class StoreUnavailableError extends Error {
   constructor(message: string, options?: ErrorOptions) {
@@ -417,4 +429,50 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Postg
     throw e;
   }
   return store;
+}
+
+/**
+ * Opens the store from Nexus's settings: the password from the password file
+ * or PGPASSWORD (never from a command line), the CA from `sslrootcert`.
+ */
+export async function openPostgresFromSettings(
+  settings: PostgresSettings,
+  onIdleError?: (error: Error) => void,
+): Promise<PostgresStore> {
+  const { conninfo } = settings;
+  let password: string | undefined;
+  if (settings.passwordFile) {
+    if (conninfo.password) {
+      throw new Error(
+        "SPIKE_NEXUS_DB_URL has a password and SPIKE_NEXUS_DB_PASSWORD_FILE is set too",
+      );
+    }
+    password = readSecretFile(settings.passwordFile, "SPIKE_NEXUS_DB_PASSWORD_FILE");
+  } else if (!conninfo.password) {
+    try {
+      password = Deno.env.get("PGPASSWORD") || undefined;
+    } catch {
+      password = undefined; // not granted: no password from the environment
+    }
+  }
+  const ca = conninfo.sslrootcert && conninfo.sslmode.startsWith("verify-")
+    ? readSecretFile(conninfo.sslrootcert, "sslrootcert")
+    : undefined;
+  return await openPostgresStore({
+    conninfo,
+    password,
+    ca,
+    maxOpenConns: settings.maxOpenConns,
+    operationTimeoutMs: settings.operationTimeoutMs,
+    onIdleError,
+  });
+}
+
+function readSecretFile(path: string, setting: string): string {
+  try {
+    // One trailing newline is the file's, not the password's.
+    return Deno.readTextFileSync(path).replace(/\r?\n$/, "");
+  } catch (e) {
+    throw new Error(`${setting} ${path} cannot be read: ${message(e)}`);
+  }
 }
