@@ -385,8 +385,8 @@ function tlsFor(info: PgConnInfo, ca: string | undefined): pg.ClientConfig["ssl"
       return { rejectUnauthorized: false };
     case "verify-ca":
       return { ca, rejectUnauthorized: true, checkServerIdentity: () => undefined };
-    case "verify-full":
-      return { ca, rejectUnauthorized: true, servername: info.host };
+    case "verify-full": // pg checks the name (or IP address) against the host it connects to
+      return { ca, rejectUnauthorized: true };
   }
 }
 

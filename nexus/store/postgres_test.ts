@@ -9,8 +9,10 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 // @ts-types="@types/pg"
 import pg from "pg";
+import { createPki } from "../../tests/support/openssl.ts";
 import { PgCluster, POSTGRES_BIN } from "../../tests/support/postgres.ts";
 import {
+  openPostgresFromSettings,
   openPostgresStore,
   type PostgresOptions,
   PostgresStore,
@@ -250,6 +252,93 @@ Deno.test({
     } finally {
       for (const s of open) await s.end();
       await cluster.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "postgres over TLS: verify-full and verify-ca with sslrootcert; a wrong CA or name is refused",
+  ignore: !POSTGRES_BIN,
+  fn: async () => {
+    const pki = await createPki("spike-pg-tls-");
+    const ca = await pki.ca("ca", {});
+    const other = await pki.ca("other", {});
+    const server = await pki.leaf("server", {
+      uris: [],
+      issuer: ca,
+      extra: ["subjectAltName = DNS:localhost, IP:127.0.0.1"],
+    });
+    const cluster = await PgCluster.start({ tls: server });
+    const stores: PostgresStore[] = [];
+    const open = async (host: string, query: string, passwordFile?: string) => {
+      const store = await openPostgresFromSettings({
+        conninfo: parsePgConnInfo(cluster.url("postgres", host, query)),
+        passwordFile,
+        maxOpenConns: 2,
+        operationTimeoutMs: 10_000,
+      });
+      stores.push(store);
+      return store;
+    };
+    try {
+      const passwordFile = join(pki.dir, "db-password");
+      await Deno.writeTextFile(passwordFile, `${cluster.password}\n`, { mode: 0o600 });
+      for (const host of ["localhost", "127.0.0.1"]) {
+        const store = await open(
+          host,
+          `sslmode=verify-full&sslrootcert=${ca.certFile}`,
+          passwordFile,
+        );
+        assert.ok((await store.atomic().set(["tls", host], bytes("1")).commit()).ok);
+      }
+      // Every connection of the backend is encrypted.
+      assert.equal(
+        (await cluster.psql(
+          "SELECT bool_and(s.ssl) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE a.application_name = 'spike-nexus'",
+        )).trim(),
+        "t",
+      );
+      await assert.rejects(
+        open("127.0.0.1", `sslmode=verify-full&sslrootcert=${other.certFile}`, passwordFile),
+        /certificate/,
+      );
+      // A name the certificate does not carry: refused by verify-full, accepted by verify-ca.
+      const named = await pki.leaf("named", {
+        uris: [],
+        issuer: ca,
+        extra: ["subjectAltName = DNS:db.example"],
+      });
+      await cluster.close();
+      const renamed = await PgCluster.start({ tls: named });
+      try {
+        const url = (q: string) => renamed.url("postgres", "127.0.0.1", q);
+        await Deno.writeTextFile(passwordFile, renamed.password);
+        await assert.rejects(
+          openPostgresFromSettings({
+            conninfo: parsePgConnInfo(url(`sslmode=verify-full&sslrootcert=${ca.certFile}`)),
+            passwordFile,
+            maxOpenConns: 1,
+            operationTimeoutMs: 10_000,
+          }),
+          /IP|altnames|match/i,
+        );
+        const store = await openPostgresFromSettings({
+          conninfo: parsePgConnInfo(url(`sslmode=verify-ca&sslrootcert=${ca.certFile}`)),
+          passwordFile,
+          maxOpenConns: 1,
+          operationTimeoutMs: 10_000,
+        });
+        stores.push(store);
+        assert.equal(await store.get(["nothing"]), null);
+      } finally {
+        for (const s of stores) await s.end();
+        await renamed.close();
+      }
+    } finally {
+      for (const s of stores) await s.end();
+      await cluster.close();
+      await pki.cleanup();
     }
   },
 });

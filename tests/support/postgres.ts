@@ -74,16 +74,18 @@ export class PgCluster {
   }
 
   /** A libpq URL for `database` (no password in it: pass {@link password} as PGPASSWORD). */
-  url(database = "postgres"): string {
-    return `postgresql://${this.user}@127.0.0.1:${this.port}/${database}?sslmode=disable`;
+  url(database = "postgres", host = "127.0.0.1", query = "sslmode=disable"): string {
+    return `postgresql://${this.user}@${host}:${this.port}/${database}?${query}`;
   }
 
   get dataDir(): string {
     return join(this.dir, "data");
   }
 
-  /** Initializes and starts a cluster. */
-  static async start(): Promise<PgCluster> {
+  /** Initializes and starts a cluster; with `tls`, it also serves TLS with that certificate. */
+  static async start(
+    options: { tls?: { certPem: string; keyPem: string } } = {},
+  ): Promise<PgCluster> {
     if (!POSTGRES_BIN) throw new Error(POSTGRES_MISSING);
     const dir = await Deno.makeTempDir({ prefix: "spike-pg-" });
     const password = crypto.randomUUID();
@@ -114,7 +116,22 @@ export class PgCluster {
       "max_connections = 100",
       "shared_buffers = 32MB",
     ].join("\n");
-    await Deno.writeTextFile(join(cluster.dataDir, "postgresql.conf"), `\n${conf}\n`, {
+    let tls = "";
+    if (options.tls) {
+      // PostgreSQL wants the key private to its own user.
+      await Deno.writeTextFile(join(cluster.dataDir, "server.crt"), options.tls.certPem);
+      await Deno.writeTextFile(join(cluster.dataDir, "server.key"), options.tls.keyPem, {
+        mode: 0o600,
+      });
+      if (IS_ROOT) {
+        const { uid, gid } = await idOf(RUN_AS);
+        for (const f of ["server.crt", "server.key"]) {
+          await Deno.chown(join(cluster.dataDir, f), uid, gid);
+        }
+      }
+      tls = "\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'";
+    }
+    await Deno.writeTextFile(join(cluster.dataDir, "postgresql.conf"), `\n${conf}${tls}\n`, {
       append: true,
     });
     await cluster.resume();
