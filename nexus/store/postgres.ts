@@ -29,15 +29,18 @@
  *
  * Client: npm `pg` (node-postgres), chosen over `postgres` (porsager) after
  * measuring both inside Deno 2.9.6 on a loopback PostgreSQL 15 (fsync on,
- * pool of 10, 300-byte values, three runs on a loaded 2-core machine, median):
- * get by key, sequential 5 400 op/s (postgres: 2 900), 32 concurrent 8 400
- * (postgres: 7 200); lock+check+write transaction, sequential ~650 op/s
- * (postgres: ~200, both fsync-bound and noisy), 32 concurrent 1 300 (postgres:
- * 920). Both run under `--allow-net=127.0.0.1:PORT` and both bundle with
- * `deno bundle`. Beyond speed: pg checks out one connection explicitly for a
- * transaction (what the lock-then-check protocol needs), has client-side query
- * and connection timeouts built in, guards its environment reads for Deno
- * without `--allow-env`, and is the most widely used PostgreSQL client for JS.
+ * pool of 10, 300-byte values; medians of five runs on a shared, loaded
+ * 2-core machine, so only large gaps mean anything): get by key, sequential
+ * 5 400 op/s (postgres: 3 100), 32 concurrent 7 000 (postgres: 7 200, a tie);
+ * transaction of lock + read + upsert, sequential 250 (postgres: 195, both
+ * bound by the commit's fsync), 32 concurrent 1 290 (postgres: 920). Both run
+ * under `--allow-net=127.0.0.1:PORT` (both read `PG*` variables, so they need
+ * those granted or ignored) and from a `deno bundle`. Beyond speed: pg checks
+ * out one connection explicitly for a transaction (what the lock-then-check
+ * protocol needs), has client-side query and connection timeouts built in,
+ * guards its environment reads for Deno without `--allow-env`, and is the
+ * most widely used PostgreSQL client for JavaScript. Numbers are from a
+ * throwaway script, not kept: `deno task bench` is where measurements live.
  * Every connection parameter is given explicitly, so pg reads no `PG*`
  * variable of its own except two whose "off" it cannot be told: `PGBINARY`
  * and `PGREPLICATION`. Nexus runs with `--ignore-env=PGBINARY,PGREPLICATION`
@@ -403,7 +406,8 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Postg
     port: info.port,
     database: info.database,
     user: info.user,
-    password: info.password ?? options.password,
+    // A function, so that pg never looks for PGPASSWORD or ~/.pgpass itself (no grant for them).
+    password: () => info.password ?? options.password ?? "",
     ssl: tlsFor(info, options.ca),
     application_name: info.applicationName ?? "spike-nexus",
     options: "-c synchronous_commit=on",

@@ -87,7 +87,8 @@ export class PgCluster {
     options: { tls?: { certPem: string; keyPem: string } } = {},
   ): Promise<PgCluster> {
     if (!POSTGRES_BIN) throw new Error(POSTGRES_MISSING);
-    const dir = await Deno.makeTempDir({ prefix: "spike-pg-" });
+    // As root, under /tmp: the postgres user must be able to reach it (a TMPDIR under /root is not).
+    const dir = await Deno.makeTempDir({ prefix: "spike-pg-", dir: IS_ROOT ? "/tmp" : undefined });
     const password = crypto.randomUUID();
     const cluster = new PgCluster(dir, freePort(), "spike", password);
     await Deno.writeTextFile(join(dir, "pwfile"), password, { mode: 0o600 });
