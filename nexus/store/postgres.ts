@@ -356,12 +356,13 @@ export class PostgresStore implements Store {
   }
 }
 
-/** pg's errors for a lost or refused connection (not SQL errors, nor our own). */
+/** Errors that mean the database is unreachable or unable to serve now (not a bad statement). */
 function isConnectionError(e: unknown): boolean {
   if (!(e instanceof Error) || e instanceof SchemaTooNewError) return false;
   const code = (e as { code?: string }).code ?? "";
-  // 08xxx: connection exceptions; 57P01..03: the server is shutting down or starting.
-  if (/^(08...|57P0[1-3])$/.test(code)) return true;
+  // Class 08: connection exceptions; 53: out of resources (too many connections...);
+  // 57: operator intervention (shutting down, starting, our statement_timeout: 57014).
+  if (/^(08|53|57)...$/.test(code)) return true;
   if (/^E[A-Z]+$/.test(code)) return true; // a socket error (ECONNREFUSED, ECONNRESET, EPIPE...)
   return code === "" && /connection|terminated|not queryable|timeout/i.test(e.message);
 }
