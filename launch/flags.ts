@@ -55,7 +55,12 @@ export function permissionFlags(program: Program, reach: Reach): string[] {
   if (net.length > 0) flags.push(`--allow-net=${net.join(",")}`);
   if (read.length > 0) flags.push(`--allow-read=${read.join(",")}`);
   if (write.length > 0) flags.push(`--allow-write=${write.join(",")}`);
-  if (program === "nexus") flags.unshift("--unstable-kv");
+  if (program === "nexus") {
+    flags.unshift("--unstable-kv");
+    // npm pg (postgres backend) reads these two even when told everything: they read as unset.
+    // Ignored rather than granted: a stray PGREPLICATION must not switch on replication mode.
+    flags.push("--ignore-env=PGBINARY,PGREPLICATION");
+  }
   // `spike run` starts the command it is given; every other spike command revokes this at start.
   if (program === "spike") {
     flags.push("--allow-run");

@@ -11,9 +11,11 @@ import { type KeeperPeer, keeperPeersFromEnv } from "../lib/config/peers.ts";
 import { DEFAULT_MAX_BODY_BYTES } from "../lib/http/body.ts";
 import { type ListenAddress, parseListenAddress } from "../lib/program.ts";
 import { shamirFromEnv } from "../lib/config/shamir.ts";
+import type { PostgresSettings } from "./store/postgres.ts";
+import { parsePgConnInfo, type PgConnInfo } from "./store/postgres_conninfo.ts";
 
 /** Where Nexus keeps its data. */
-export type BackendKind = "kv" | "sqlite" | "memory" | "lite";
+export type BackendKind = "kv" | "sqlite" | "memory" | "lite" | "postgres";
 
 /** What a backend implies for the rest of Nexus, decided here once. */
 export interface BackendProfile {
@@ -35,6 +37,7 @@ export const BACKEND_PROFILES: Readonly<Record<BackendKind, Readonly<BackendProf
   sqlite: { dataDir: true, keepers: true, routes: "all" },
   lite: { dataDir: true, keepers: true, routes: "lite" },
   memory: { dataDir: false, keepers: false, routes: "all" },
+  postgres: { dataDir: false, keepers: true, routes: "all" },
 };
 
 /** Everything Nexus reads from its environment. */
@@ -58,14 +61,40 @@ export interface NexusConfig {
   maxCiphertextBytes: number;
   /** Versions kept per secret path. */
   maxSecretVersions: number;
+  /** Set for the postgres backend only. */
+  postgres?: PostgresSettings;
 }
 
 function parseBackend(): BackendKind {
   const raw = envString("SPIKE_NEXUS_BACKEND_STORE", "kv").toLowerCase();
-  if (raw === "kv" || raw === "sqlite" || raw === "memory" || raw === "lite") return raw;
+  if (
+    raw === "kv" || raw === "sqlite" || raw === "memory" || raw === "lite" || raw === "postgres"
+  ) return raw;
   throw new ConfigError(
-    `SPIKE_NEXUS_BACKEND_STORE=${JSON.stringify(raw)} is invalid: use kv, sqlite, memory or lite`,
+    `SPIKE_NEXUS_BACKEND_STORE=${
+      JSON.stringify(raw)
+    } is invalid: use kv, sqlite, postgres, memory or lite`,
   );
+}
+
+function postgresFromEnv(): PostgresSettings {
+  const url = envString("SPIKE_NEXUS_DB_URL", "");
+  if (url === "") {
+    throw new ConfigError("SPIKE_NEXUS_BACKEND_STORE=postgres needs SPIKE_NEXUS_DB_URL");
+  }
+  let conninfo: PgConnInfo;
+  try {
+    conninfo = parsePgConnInfo(url);
+  } catch (e) {
+    // Not the value itself: it may hold a password.
+    throw new ConfigError(`SPIKE_NEXUS_DB_URL is invalid: ${(e as Error).message}`);
+  }
+  return {
+    conninfo,
+    passwordFile: envString("SPIKE_NEXUS_DB_PASSWORD_FILE", "") || undefined,
+    maxOpenConns: envInt("SPIKE_NEXUS_DB_MAX_OPEN_CONNS", 10, { min: 1, max: 1000 }),
+    operationTimeoutMs: envDuration("SPIKE_NEXUS_DB_OPERATION_TIMEOUT", 15_000, { min: 1 }),
+  };
 }
 
 function defaultDataDir(): string {
@@ -102,5 +131,6 @@ export function loadNexusConfig(): NexusConfig {
     maxCiphertextBytes: envInt("SPIKE_NEXUS_CRYPTO_MAX_CIPHERTEXT_SIZE", 65536, { min: 64 }),
     maxSecretVersions: envInt("SPIKE_NEXUS_MAX_SECRET_VERSIONS", 10, { min: 1, max: 1000 }),
     busyTimeoutMs: envInt("SPIKE_NEXUS_DB_BUSY_TIMEOUT_MS", 5000, { min: 1 }),
+    postgres: backend === "postgres" ? postgresFromEnv() : undefined,
   };
 }

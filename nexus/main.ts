@@ -26,7 +26,16 @@ await runProgram("nexus", async () => {
   const log = createLogger("nexus");
   const config = loadNexusConfig();
   const roles = RoleSet.fromEnv();
-  if (config.profile.dataDir) {
+  if (config.postgres) {
+    const { conninfo, passwordFile } = config.postgres;
+    requireAccess("SPIKE_NEXUS_DB_URL", { kind: "net", host: `${conninfo.host}:${conninfo.port}` });
+    if (passwordFile) {
+      requireAccess("SPIKE_NEXUS_DB_PASSWORD_FILE", { kind: "read", path: passwordFile });
+    }
+    if (conninfo.sslrootcert) {
+      requireAccess("sslrootcert", { kind: "read", path: conninfo.sslrootcert });
+    }
+  } else if (config.profile.dataDir) {
     requireAccess(
       "SPIKE_NEXUS_DATA_DIR",
       { kind: "read", path: config.dataDir },
@@ -38,7 +47,10 @@ await runProgram("nexus", async () => {
     requireAccess("SPIKE_NEXUS_KEEPER_PEERS", { kind: "net", host: hostOf(keeper.url) });
   }
   const source = await identityFor("nexus", log);
-  const store = await openStore(config);
+  const store = await openStore(
+    config,
+    (e) => log.warn("database connection lost", { error: e.message }),
+  );
   const state = new RootKeyState(config.threshold, config.shares, store);
   const agent = !config.profile.keepers ? undefined : createMtlsAgent({
     source,

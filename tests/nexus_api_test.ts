@@ -19,6 +19,7 @@ import { fetchX509, startAgent } from "./support/agent.ts";
 import { agentAs, nexusAs } from "./support/clients.ts";
 import { run } from "./support/programs.ts";
 import { rawRequest } from "./support/raw.ts";
+import { PgCluster, POSTGRES_BIN } from "./support/postgres.ts";
 import { type Identity, Stack } from "./support/stack.ts";
 
 /** Calls a route and returns its status (200 or the error status). */
@@ -69,11 +70,19 @@ const POLICIES = [
   },
 ];
 
-for (const backend of ["kv", "sqlite"] as const) {
-  Deno.test(`the Nexus API (${backend} backend)`, async (t) => {
+for (const backend of ["kv", "sqlite", "postgres"] as const) {
+  Deno.test(`the Nexus API (${backend} backend)`, {
+    ignore: backend === "postgres" && !POSTGRES_BIN,
+  }, async (t) => {
+    const pg = backend === "postgres" ? await PgCluster.start() : undefined;
     const stack = await Stack.start({
       backend,
       nexusEnv: { SPIKE_NEXUS_MAX_SECRET_VERSIONS: "3" },
+      postgres: pg &&
+        { hostPort: pg.hostPort, url: await pg.createDatabase("nexus"), password: pg.password },
+    }).catch(async (e) => {
+      await pg?.close();
+      throw e;
     });
     const clients: Record<string, { nexus: NexusClient; close(): void }> = {};
     const as = async (identity: Identity) => clients[identity] ??= await nexusAs(stack, identity);
@@ -472,27 +481,30 @@ for (const backend of ["kv", "sqlite"] as const) {
           assert.equal(await status(su2, "secret.put", { path: p, values: { v: p } }), 200);
         }
         await stack.stopNexus("SIGTERM");
-        // Both backends keep one table kv(k, v, ...) of byte keys and values.
-        const db = new DatabaseSync(
-          join(stack.dataDir, backend === "kv" ? "spike.kv" : "spike.db"),
-        );
-        try {
-          const rows = (path: string) =>
-            db.prepare("SELECT k, v FROM kv WHERE instr(k, ?) > 0 AND instr(k, ?) > 0")
-              .all(new TextEncoder().encode("secret-data"), new TextEncoder().encode(path)) as {
-                k: Uint8Array;
-                v: Uint8Array;
-              }[];
-          const [ra] = rows("t/a");
-          const flipped = new Uint8Array(ra.v);
-          flipped[flipped.length - 5] ^= 1;
-          db.prepare("UPDATE kv SET v = ? WHERE k = ?").run(flipped, ra.k);
-          const [rb] = rows("t/b");
-          const [rc] = rows("t/c");
-          db.prepare("UPDATE kv SET v = ? WHERE k = ?").run(rc.v, rb.k);
-          db.prepare("UPDATE kv SET v = ? WHERE k = ?").run(rb.v, rc.k);
-        } finally {
-          db.close();
+        if (pg) await tamperPostgres(pg);
+        else {
+          // Both backends keep one table kv(k, v, ...) of byte keys and values.
+          const db = new DatabaseSync(
+            join(stack.dataDir, backend === "kv" ? "spike.kv" : "spike.db"),
+          );
+          try {
+            const rows = (path: string) =>
+              db.prepare("SELECT k, v FROM kv WHERE instr(k, ?) > 0 AND instr(k, ?) > 0")
+                .all(new TextEncoder().encode("secret-data"), new TextEncoder().encode(path)) as {
+                  k: Uint8Array;
+                  v: Uint8Array;
+                }[];
+            const [ra] = rows("t/a");
+            const flipped = new Uint8Array(ra.v);
+            flipped[flipped.length - 5] ^= 1;
+            db.prepare("UPDATE kv SET v = ? WHERE k = ?").run(flipped, ra.k);
+            const [rb] = rows("t/b");
+            const [rc] = rows("t/c");
+            db.prepare("UPDATE kv SET v = ? WHERE k = ?").run(rc.v, rb.k);
+            db.prepare("UPDATE kv SET v = ? WHERE k = ?").run(rb.v, rc.k);
+          } finally {
+            db.close();
+          }
         }
         const nexusProc = await stack.startNexus();
         const su3 = (await as("pilot")).nexus;
@@ -513,9 +525,93 @@ for (const backend of ["kv", "sqlite"] as const) {
       rawAgent?.close();
       for (const c of Object.values(clients)) c.close();
       await stack.stop();
+      await pg?.close();
     }
   });
 }
+
+/** What the sqlite step does to the file, in SQL: flip a byte of t/a, swap t/b and t/c. */
+async function tamperPostgres(pg: PgCluster): Promise<void> {
+  const first = (path: string) =>
+    `(SELECT k FROM spike_kv WHERE position('secret-data'::bytea in k) > 0
+      AND position('${path}'::bytea in k) > 0 ORDER BY k LIMIT 1)`;
+  await pg.psql(
+    `BEGIN;
+    UPDATE spike_kv SET v = set_byte(v, length(v) - 5, get_byte(v, length(v) - 5) # 1)
+      WHERE k = ${first("t/a")};
+    UPDATE spike_kv SET v = CASE WHEN k = ${first("t/b")}
+        THEN (SELECT v FROM spike_kv WHERE k = ${first("t/c")})
+        ELSE (SELECT v FROM spike_kv WHERE k = ${first("t/b")}) END
+      WHERE k IN (${first("t/b")}, ${first("t/c")});
+    COMMIT;`,
+    "nexus",
+  );
+}
+
+Deno.test("Nexus on postgres: the database stopped, requests fail fast; started, they resume", {
+  ignore: !POSTGRES_BIN,
+}, async () => {
+  const pg = await PgCluster.start();
+  const stack = await Stack.start({
+    backend: "postgres",
+    nexusEnv: { SPIKE_NEXUS_DB_OPERATION_TIMEOUT: "2s" },
+    postgres: {
+      hostPort: pg.hostPort,
+      url: await pg.createDatabase("nexus"),
+      password: pg.password,
+    },
+  }).catch(async (e) => {
+    await pg.close();
+    throw e;
+  });
+  const su = await nexusAs(stack, "pilot");
+  try {
+    for (let i = 0; i < 200 && await status(su.nexus, "secret.list", {}) !== 200; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(
+      await status(su.nexus, "secret.put", { path: "app/kept", values: { k: "1" } }),
+      200,
+    );
+    await pg.pause();
+    for (
+      const [route, body] of [
+        ["secret.get", { path: "app/kept" }],
+        ["secret.put", { path: "app/new", values: { k: "2" } }],
+      ] as const
+    ) {
+      const started = performance.now();
+      const code = await status(su.nexus, route, body);
+      assert.ok(code === 503 || code === 500, `${route}: ${code}`);
+      assert.ok(performance.now() - started < 4000, `${route} took too long`);
+    }
+    await pg.resume();
+    let code = 0;
+    for (let i = 0; i < 100 && code !== 200; i++) {
+      code = await status(su.nexus, "secret.get", { path: "app/kept" });
+      if (code !== 200) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.deepEqual(await su.nexus.call("secret.get", { path: "app/kept" }), { data: { k: "1" } });
+    assert.equal(await status(su.nexus, "secret.get", { path: "app/new" }), 404);
+    assert.equal(
+      await status(su.nexus, "secret.put", { path: "app/new", values: { k: "3" } }),
+      200,
+    );
+    // Nexus stayed up through all of it, and said why requests failed.
+    assert.equal(
+      stack.nexus!.pid > 0 && (await Promise.race([
+        stack.nexus!.status.then(() => "ended"),
+        Promise.resolve("running"),
+      ])),
+      "running",
+    );
+    assert.match(stack.nexus!.stderr(), /PostgreSQL/);
+  } finally {
+    su.close();
+    await stack.stop();
+    await pg.close();
+  }
+});
 
 Deno.test("the lite backend serves only the cipher and root-key routes", async () => {
   const stack = await Stack.start({ backend: "lite" });

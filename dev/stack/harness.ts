@@ -239,7 +239,9 @@ export function spawnProgram(
 export interface StackOptions {
   keepers?: number;
   threshold?: number;
-  backend?: "kv" | "sqlite" | "memory" | "lite";
+  backend?: "kv" | "sqlite" | "memory" | "lite" | "postgres";
+  /** The database of the postgres backend (tests/support/postgres.ts); its password goes in a file. */
+  postgres?: { hostPort: string; url: string; password: string };
   /** `SPIKE_NEXUS_KEEPER_UPDATE_INTERVAL`. */
   updateInterval?: string;
   /** Start Keepers and Nexus and run Bootstrap (default true). */
@@ -279,6 +281,7 @@ export class Stack {
       updateInterval: options.updateInterval ?? "5m",
       bootstrap: options.bootstrap ?? true,
       nexusEnv: options.nexusEnv ?? {},
+      postgres: options.postgres ?? { hostPort: "", url: "", password: "" },
       bundles: options.bundles ?? { files: {}, env: {} },
     });
     if (stack.options.bootstrap) {
@@ -337,6 +340,16 @@ export class Stack {
   /** Starts Nexus and waits until it listens (not until it has its key). */
   async startNexus(env: Record<string, string> = {}): Promise<Proc> {
     const host = `127.0.0.1:${this.nexusPort}`;
+    const pg = this.options.backend === "postgres" ? this.options.postgres : undefined;
+    const pgEnv: Record<string, string> = {};
+    if (pg) {
+      // The password never goes on a command line: a file Nexus may read (in its data folder).
+      await Deno.mkdir(this.dataDir, { recursive: true, mode: 0o700 });
+      const passwordFile = join(this.dataDir, "db-password");
+      await Deno.writeTextFile(passwordFile, `${pg.password}\n`, { mode: 0o600 });
+      pgEnv.SPIKE_NEXUS_DB_URL = pg.url;
+      pgEnv.SPIKE_NEXUS_DB_PASSWORD_FILE = passwordFile;
+    }
     const nexus = spawnProgram("nexus", {
       socket: this.socket("nexus"),
       folders: [this.dataDir],
@@ -349,6 +362,7 @@ export class Stack {
         SPIKE_NEXUS_DATA_DIR: this.dataDir,
         SPIKE_NEXUS_KEEPER_UPDATE_INTERVAL: this.options.updateInterval,
         SPIKE_SYSTEM_LOG_LEVEL: "INFO",
+        ...pgEnv,
         ...this.options.nexusEnv,
         ...env,
       },

@@ -8,6 +8,9 @@ import assert from "node:assert/strict";
 import { KvStore, openKvStore, openMemoryStore, PART_BYTES, PARTS } from "./kv.ts";
 import { openSqliteStore } from "./sqlite.ts";
 import { compareAndSet, type Store } from "./store.ts";
+import { openPostgresStore } from "./postgres.ts";
+import { parsePgConnInfo } from "./postgres_conninfo.ts";
+import { PgCluster, POSTGRES_BIN } from "../../tests/support/postgres.ts";
 
 /** A backend under test: how to open a fresh store in an empty temporary folder. */
 interface BackendFactory {
@@ -21,7 +24,23 @@ const BACKENDS: BackendFactory[] = [
   { name: "memory", open: () => openMemoryStore() },
   { name: "kv", open: (dir) => openKvStore(dir) },
   { name: "sqlite", open: (dir) => openSqliteStore(dir) },
+  // One throwaway cluster for the file (started on first use), a fresh database per test.
+  {
+    name: "postgres",
+    ignore: !POSTGRES_BIN,
+    open: async () => {
+      const server = await (cluster ??= PgCluster.start());
+      return await openPostgresStore({
+        conninfo: parsePgConnInfo(await server.createDatabase(`conformance_${++databases}`)),
+        password: server.password,
+        maxOpenConns: 4,
+        operationTimeoutMs: 15_000,
+      });
+    },
+  },
 ];
+let cluster: Promise<PgCluster> | undefined;
+let databases = 0;
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -193,4 +212,13 @@ Deno.test("two sqlite connections to one file: each write sees the other's (CAS)
     await b.close();
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+// Last in the file (tests run in order): stops the throwaway cluster the postgres cases started.
+Deno.test({
+  name: "postgres store: the test cluster stops",
+  ignore: !POSTGRES_BIN,
+  fn: async () => {
+    if (cluster) await (await cluster).close();
+  },
 });
