@@ -8,7 +8,7 @@
  * @module
  */
 
-import { createAuditTrail } from "../lib/audit.ts";
+import { createAuditTrail } from "../lib/log/audit.ts";
 import type { Completion } from "../lib/http/dispatch.ts";
 import { NO_SHARE } from "./routes.ts";
 

@@ -10,15 +10,15 @@ import { KEEPER_ROUTES } from "../lib/api/routes.ts";
 import { envString } from "../lib/config/env.ts";
 import { PROGRAMS } from "../lib/config/programs.ts";
 import { createDispatcher } from "../lib/http/dispatch.ts";
-import { createLogger } from "../lib/log.ts";
+import { createLogger } from "../lib/log/log.ts";
 import {
   identityFor,
   onShutdown,
   parseListenAddress,
   requireListen,
   runProgram,
-} from "../lib/program.ts";
-import { RoleSet } from "../lib/roles.ts";
+} from "../lib/program/program.ts";
+import { RoleSet } from "../lib/identity/roles.ts";
 import { authorizeMatching } from "../lib/tls/authorize.ts";
 import { createMtlsServer } from "../lib/tls/server.ts";
 import { keeperAuditTrail } from "./audit.ts";

@@ -10,7 +10,7 @@ import { unauthorized } from "../lib/api/errors.ts";
 import type { KeeperRouteName } from "../lib/api/routes.ts";
 import { parseShareField, type ShardResponse, shareToWire } from "../lib/api/rootkey.ts";
 import { defineRoute, type Guard, type Route } from "../lib/http/dispatch.ts";
-import type { Role, RoleSet } from "../lib/roles.ts";
+import type { Role, RoleSet } from "../lib/identity/roles.ts";
 import type { ShareSlot } from "./state.ts";
 
 /** A Keeper route's access rule: the roles, any one of which may call it. */

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { ConfigError, envDuration, envInt, envString } from "../lib/config/env.ts";
 import { type KeeperPeer, keeperPeersFromEnv } from "../lib/config/peers.ts";
 import { DEFAULT_MAX_BODY_BYTES } from "../lib/http/body.ts";
-import { type ListenAddress, parseListenAddress } from "../lib/program.ts";
+import { type ListenAddress, parseListenAddress } from "../lib/program/program.ts";
 import { shamirFromEnv } from "../lib/config/shamir.ts";
 import type { PostgresSettings } from "./store/postgres.ts";
 import { parsePgConnInfo, type PgConnInfo } from "./store/postgres_conninfo.ts";

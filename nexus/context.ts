@@ -5,8 +5,8 @@
  * @module
  */
 
-import type { Logger } from "../lib/log.ts";
-import type { RoleSet } from "../lib/roles.ts";
+import type { Logger } from "../lib/log/log.ts";
+import type { RoleSet } from "../lib/identity/roles.ts";
 import type { NexusConfig } from "./config.ts";
 import type { KeeperLink } from "./state/keepers.ts";
 import type { Policies } from "./state/policies.ts";

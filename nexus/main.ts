@@ -7,9 +7,9 @@
 
 import { KeeperClient } from "../lib/client/keeper.ts";
 import { hostOf, requireAccess } from "../lib/config/permissions.ts";
-import { createLogger } from "../lib/log.ts";
-import { identityFor, onShutdown, requireListen, runProgram } from "../lib/program.ts";
-import { RoleSet } from "../lib/roles.ts";
+import { createLogger } from "../lib/log/log.ts";
+import { identityFor, onShutdown, requireListen, runProgram } from "../lib/program/program.ts";
+import { RoleSet } from "../lib/identity/roles.ts";
 import { authorizeMatching } from "../lib/tls/authorize.ts";
 import { createMtlsAgent } from "../lib/tls/client.ts";
 import { loadNexusConfig } from "./config.ts";

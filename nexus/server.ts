@@ -9,7 +9,7 @@
 
 import { type ApiError, notReady } from "../lib/api/errors.ts";
 import { NEXUS_ROUTES, type NexusRouteName, type RouteSpec } from "../lib/api/routes.ts";
-import { createAuditTrail } from "../lib/audit.ts";
+import { createAuditTrail } from "../lib/log/audit.ts";
 import { createDispatcher } from "../lib/http/dispatch.ts";
 import type { X509Source } from "../lib/spiffe/source.ts";
 import { authorizeAny } from "../lib/tls/authorize.ts";

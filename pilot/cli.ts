@@ -8,7 +8,7 @@
 
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { ValidationError } from "../lib/api/errors.ts";
-import { errorMessage } from "../lib/errors.ts";
+import { errorMessage } from "../lib/std/errors.ts";
 import { describeValidation } from "./errors.ts";
 import { Exit } from "./exit.ts";
 

@@ -9,23 +9,27 @@
 import { nexusUrlFromEnv } from "../lib/config/nexus_url.ts";
 import { hostOf, requireAccess } from "../lib/config/permissions.ts";
 import { ApiResponseError, TransportError } from "../lib/client/errors.ts";
-import { errorMessage } from "../lib/errors.ts";
+import { errorMessage } from "../lib/std/errors.ts";
 import { ValidationError } from "../lib/api/errors.ts";
 import { describeValidation } from "./errors.ts";
 import { connectNexus, httpClientSettingsFromEnv } from "../lib/client/connect.ts";
 import type { NexusClient } from "../lib/client/nexus.ts";
-import { type Role, RoleSet } from "../lib/roles.ts";
+import { type Role, RoleSet } from "../lib/identity/roles.ts";
 import {
   ENDPOINT_SOCKET_ENV,
   endpointAddressFromEnv,
   parseEndpointAddress,
 } from "../lib/spiffe/endpoint.ts";
 import type { SpiffeId } from "../lib/spiffe/id.ts";
-import { type IdentitySource, openIdentitySource, svidFilesFromEnv } from "../lib/identity.ts";
+import {
+  type IdentitySource,
+  openIdentitySource,
+  svidFilesFromEnv,
+} from "../lib/identity/source.ts";
 import { ConfigError } from "../lib/config/env.ts";
 import { CliError } from "./cli.ts";
 import { Exit, exitForCode } from "./exit.ts";
-import { pathExists } from "../lib/fs.ts";
+import { pathExists } from "../lib/std/fs.ts";
 import { missingAgentHint, unreachableHint } from "./hints.ts";
 
 const ROLE_WORDS: Partial<Record<Role, string>> = {

@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { VERSION } from "../lib/version.ts";
+import { VERSION } from "../lib/program/version.ts";
 import { within } from "./support/programs.ts";
 import { freePort, Proc } from "./support/stack.ts";
 

@@ -11,7 +11,7 @@ import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
 import { join } from "node:path";
 import type { SpiffeId, TrustDomain } from "../../lib/spiffe/id.ts";
-import { pathExists } from "../../lib/fs.ts";
+import { pathExists } from "../../lib/std/fs.ts";
 
 x509.cryptoProvider.set(crypto);
 

@@ -18,6 +18,7 @@ import {
 } from "../../lib/spiffe/workloadapi/proto.ts";
 import type { IssuedSvid, LocalCa } from "./ca.ts";
 import type { AgentRegistrations, Registration } from "./registration.ts";
+import { concat } from "../../lib/std/bytes.ts";
 
 /** Longest unix socket path the kernel accepts (sun_path is 108 bytes with the NUL). */
 const MAX_SOCKET_PATH = 107;
@@ -45,16 +46,6 @@ interface Served {
   renewal?: ReturnType<typeof setTimeout>;
   svidStreams: Set<SvidStream>;
   bundleStreams: Set<BundleStream>;
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /** Refuses a call with a status, the way grpc-js servers do for streams. */
@@ -113,7 +104,7 @@ export class DevAgent {
     for (const [name, file] of Object.entries(options.registrations.federatedBundles)) {
       const td = parseTrustDomain(name);
       const bundle = X509Bundle.parse(td, await Deno.readTextFile(file));
-      federated.push([td.idString(), concat(bundle.authorities)]);
+      federated.push([td.idString(), concat(...bundle.authorities)]);
     }
     await Deno.mkdir(options.socketDir, { recursive: true, mode: 0o700 });
     await Deno.chmod(options.socketDir, 0o700);
@@ -185,7 +176,7 @@ export class DevAgent {
     return {
       svids: [{
         spiffe_id: served.registration.spiffeId!.toString(),
-        x509_svid: concat(svid.certificates),
+        x509_svid: concat(...svid.certificates),
         x509_svid_key: svid.privateKey,
         bundle: this.#options.ca.bundleDer,
         hint: "",

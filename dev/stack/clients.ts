@@ -6,7 +6,7 @@
 
 import { KeeperClient } from "../../lib/client/keeper.ts";
 import { NexusClient } from "../../lib/client/nexus.ts";
-import { RoleSet } from "../../lib/roles.ts";
+import { RoleSet } from "../../lib/identity/roles.ts";
 import { createX509Source } from "../../lib/spiffe/workloadapi/x509source.ts";
 import { authorizeMatching } from "../../lib/tls/authorize.ts";
 import { createMtlsAgent, type MtlsAgent } from "../../lib/tls/client.ts";

@@ -22,7 +22,7 @@ import {
   type Program,
   STORE_FILES,
 } from "../../lib/config/programs.ts";
-import { pathExists } from "../../lib/fs.ts";
+import { pathExists } from "../../lib/std/fs.ts";
 
 const KEEPER_PORTS = DEFAULT_PORTS.keepers;
 const NEXUS_PORT = DEFAULT_PORTS.nexus;

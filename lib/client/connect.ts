@@ -9,8 +9,8 @@
 
 import { envDuration, envInt } from "../config/env.ts";
 import { nexusUrlFromEnv } from "../config/nexus_url.ts";
-import { roleMatcher } from "../roles.ts";
-import { type IdentitySource, openIdentitySource } from "../identity.ts";
+import { roleMatcher } from "../identity/roles.ts";
+import { type IdentitySource, openIdentitySource } from "../identity/source.ts";
 import { authorizeMatching } from "../tls/authorize.ts";
 import { createMtlsAgent } from "../tls/client.ts";
 import { NexusClient } from "./nexus.ts";

@@ -27,7 +27,7 @@ import type {
   SecretMetadataResponse,
 } from "../api/secrets.ts";
 import { SHARE_LENGTH, shareIndex } from "../crypto/shamir.ts";
-import { retry } from "../retry.ts";
+import { retry } from "../std/retry.ts";
 import type { MtlsAgent } from "../tls/client.ts";
 import { ApiResponseError, isTransient, jsonBody } from "./errors.ts";
 

@@ -10,7 +10,7 @@
  * @module
  */
 
-import type { Role } from "../roles.ts";
+import type { Role } from "../identity/roles.ts";
 
 /** The programs. `spike` is Pilot; `agent` is the dev agent. */
 export type Program = "nexus" | "keeper" | "bootstrap" | "spike" | "agent";

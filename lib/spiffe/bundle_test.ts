@@ -3,7 +3,7 @@ import { X509Bundle, X509BundleError, X509BundleSet } from "./bundle.ts";
 import { parseTrustDomain } from "./id.ts";
 import { derToPem, pemToDer } from "./pem.ts";
 import { createPki } from "./_test_pki.ts";
-import { concat } from "./_test_utils.ts";
+import { concat } from "../std/bytes.ts";
 
 const example = parseTrustDomain("example.org");
 const other = parseTrustDomain("spiffe://other.org");

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { createPki } from "./_test_pki.ts";
-import { within } from "./_test_utils.ts";
+import { within } from "../std/async.ts";
 import { createFileX509Source } from "./filesource.ts";
 
 Deno.test("the file source reloads a rotated SVID and keeps the last good one on bad files", async () => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { derToPem, PemError, pemToDer, readCertificates, splitConcatenatedDer } from "./pem.ts";
-import { concat } from "./_test_utils.ts";
+import { concat } from "../std/bytes.ts";
 
 // Two tiny SEQUENCEs standing in for certificates, and a long-form one (200 content bytes).
 const A = new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x01]);

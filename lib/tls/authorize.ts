@@ -7,7 +7,7 @@
  * @module
  */
 
-import { errorMessage } from "../errors.ts";
+import { errorMessage } from "../std/errors.ts";
 import { parseTrustDomain, type SpiffeId, type TrustDomain } from "../spiffe/id.ts";
 import { matchAny, type Matcher, matchId, matchMemberOf, matchOneOf } from "../spiffe/match.ts";
 

@@ -23,7 +23,7 @@ import type { PeerCertificate } from "node:tls";
 import { clearTimeout, setTimeout } from "node:timers";
 import type { X509Source } from "../spiffe/source.ts";
 import { certChainPem, privateKeyPem, verifyX509Svid } from "../spiffe/x509svid.ts";
-import { errorMessage } from "../errors.ts";
+import { errorMessage } from "../std/errors.ts";
 import type { Authorizer } from "./authorize.ts";
 import { toTransportError, TransportError } from "./errors.ts";
 import { peerCertificateChain } from "./peer.ts";

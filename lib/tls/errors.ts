@@ -8,7 +8,7 @@
  * @module
  */
 
-import { errorMessage } from "../errors.ts";
+import { errorMessage } from "../std/errors.ts";
 
 /**
  * What failed:

@@ -9,7 +9,7 @@
 import { Buffer } from "node:buffer";
 import type { IncomingMessage } from "node:http";
 import type { PeerCertificate, TLSSocket } from "node:tls";
-import { errorMessage } from "../errors.ts";
+import { errorMessage } from "../std/errors.ts";
 import type { SpiffeId } from "../spiffe/id.ts";
 import type { X509Source } from "../spiffe/source.ts";
 import { idFromCertificate, MAX_CHAIN_LENGTH, verifyX509Svid } from "../spiffe/x509svid.ts";

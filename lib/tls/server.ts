@@ -33,7 +33,7 @@ import https from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
-import { errorMessage } from "../errors.ts";
+import { errorMessage } from "../std/errors.ts";
 import type { SpiffeId } from "../spiffe/id.ts";
 import type { X509Source } from "../spiffe/source.ts";
 import { certChainPem, privateKeyPem } from "../spiffe/x509svid.ts";

@@ -12,7 +12,7 @@ import type { SpiffeId } from "../spiffe/id.ts";
 import { parseX509Svid } from "../spiffe/x509svid.ts";
 import { bundleSet, type Fixtures, makeFixtures, sourceOf } from "../spiffe/_test_fixtures.ts";
 import type { Issued } from "../spiffe/_test_pki.ts";
-import { within } from "../spiffe/_test_utils.ts";
+import { within } from "../std/async.ts";
 import { authorizeOneOf } from "./authorize.ts";
 import { createMtlsServer, type MtlsHandler, type MtlsServer, peerIdOf } from "./server.ts";
 

@@ -11,8 +11,8 @@
 import { unauthorized } from "../../lib/api/errors.ts";
 import { RESERVED_PATHS } from "../../lib/api/patterns.ts";
 import type { Guard } from "../../lib/http/dispatch.ts";
-import type { Logger } from "../../lib/log.ts";
-import type { Role, RoleSet } from "../../lib/roles.ts";
+import type { Logger } from "../../lib/log/log.ts";
+import type { Role, RoleSet } from "../../lib/identity/roles.ts";
 import { type AccessRule, authorizeRequest, type StoredPolicy } from "./policy.ts";
 
 const [acl, secretList, cipher] = RESERVED_PATHS;

@@ -8,7 +8,7 @@
 
 import type { Permission } from "../../lib/api/policies.ts";
 import { isPreciseIdentity, isReservedPath, tryCompile } from "../../lib/api/patterns.ts";
-import type { RoleSet } from "../../lib/roles.ts";
+import type { RoleSet } from "../../lib/identity/roles.ts";
 import type { SpiffeId } from "../../lib/spiffe/id.ts";
 
 /** A policy as Nexus keeps it. */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { Permission } from "../../lib/api/policies.ts";
-import { type Role, roleMatcher } from "../../lib/roles.ts";
+import { type Role, roleMatcher } from "../../lib/identity/roles.ts";
 import { parseSpiffeId, type SpiffeId } from "../../lib/spiffe/id.ts";
 import { compilePattern, RESERVED_PATHS } from "../../lib/api/patterns.ts";
 import { authorizeRequest, policyGrants, type StoredPolicy } from "./policy.ts";

@@ -12,8 +12,8 @@
 import type { KeeperClient } from "../../lib/client/keeper.ts";
 import type { KeeperPeer } from "../../lib/config/peers.ts";
 import { shareIndex } from "../../lib/crypto/shamir.ts";
-import type { Logger } from "../../lib/log.ts";
-import { errorMessage } from "../../lib/errors.ts";
+import type { Logger } from "../../lib/log/log.ts";
+import { errorMessage } from "../../lib/std/errors.ts";
 import type { AdoptResult, RootKeyState } from "./rootkey.ts";
 
 const FIRST_DELAY_MS = 500;

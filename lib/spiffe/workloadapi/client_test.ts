@@ -9,7 +9,8 @@ import * as grpc from "@grpc/grpc-js";
 import { pemToDer } from "../pem.ts";
 import { makeFixtures } from "../_test_fixtures.ts";
 import type { Issued } from "../_test_pki.ts";
-import { concat, within } from "../_test_utils.ts";
+import { within } from "../../std/async.ts";
+import { concat } from "../../std/bytes.ts";
 import { WorkloadApiClient, WorkloadApiError, type X509Context } from "./client.ts";
 import {
   SECURITY_HEADER,

@@ -6,13 +6,13 @@
  * @module
  */
 
-import { ConfigError } from "./config/env.ts";
-import { requireAccess } from "./config/permissions.ts";
-import type { ListenAddress } from "./config/listen.ts";
-import { hasRole, type Role } from "./roles.ts";
-import { type IdentitySource, openIdentitySource } from "./identity.ts";
-import type { Logger } from "./log.ts";
-import { errorMessage } from "./errors.ts";
+import { ConfigError } from "../config/env.ts";
+import { requireAccess } from "../config/permissions.ts";
+import type { ListenAddress } from "../config/listen.ts";
+import { hasRole, type Role } from "../identity/roles.ts";
+import { type IdentitySource, openIdentitySource } from "../identity/source.ts";
+import type { Logger } from "../log/log.ts";
+import { errorMessage } from "../std/errors.ts";
 
 /** Prints `<program>: <message>` and exits with code 1. */
 export function fatal(program: string, message: string): never {
@@ -29,7 +29,7 @@ export async function runProgram(program: string, main: () => Promise<void>): Pr
   }
 }
 
-export { type ListenAddress, parseListenAddress } from "./config/listen.ts";
+export { type ListenAddress, parseListenAddress } from "../config/listen.ts";
 
 /**
  * Connects to the Workload API and checks that this program's SVID has

@@ -1,5 +1,5 @@
 /**
- * Small helpers for tests of `lib/` (re-exported for `tests/` by `tests/support/programs.ts`).
+ * Waiting with a deadline (what `@std/async`'s `deadline` gives, out of reach here without JSR).
  *
  * @module
  */
@@ -11,15 +11,4 @@ export function within<T>(promise: Promise<T>, ms: number, what: string): Promis
     timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms}ms`)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** The bytes of `parts`, one after another (concatenated DER, for example). */
-export function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
 }

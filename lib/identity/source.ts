@@ -8,13 +8,13 @@
  */
 
 import { dirname } from "node:path";
-import { ConfigError, envDuration, envString } from "./config/env.ts";
-import { requireAccess } from "./config/permissions.ts";
-import { createFileX509Source } from "./spiffe/filesource.ts";
-import type { X509Source } from "./spiffe/source.ts";
-import type { WorkloadApiError } from "./spiffe/workloadapi/client.ts";
-import { createX509Source, DEFAULT_SOURCE_TIMEOUT_MS } from "./spiffe/workloadapi/x509source.ts";
-import { endpointAddressFromEnv, parseEndpointAddress } from "./spiffe/endpoint.ts";
+import { ConfigError, envDuration, envString } from "../config/env.ts";
+import { requireAccess } from "../config/permissions.ts";
+import { createFileX509Source } from "../spiffe/filesource.ts";
+import type { X509Source } from "../spiffe/source.ts";
+import type { WorkloadApiError } from "../spiffe/workloadapi/client.ts";
+import { createX509Source, DEFAULT_SOURCE_TIMEOUT_MS } from "../spiffe/workloadapi/x509source.ts";
+import { endpointAddressFromEnv, parseEndpointAddress } from "../spiffe/endpoint.ts";
 
 /** An identity source that can be closed, and says where it reads from. */
 export interface IdentitySource extends X509Source {

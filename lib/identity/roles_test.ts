@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { hasRole, roleIds, roleMatcher, RoleSet, trustRootsFor } from "./roles.ts";
-import { parseSpiffeId } from "./spiffe/id.ts";
+import { parseSpiffeId } from "../spiffe/id.ts";
 
 const id = (s: string) => parseSpiffeId(s);
 

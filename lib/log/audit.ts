@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Completion } from "./http/dispatch.ts";
+import type { Completion } from "../http/dispatch.ts";
 
 const encoder = new TextEncoder();
 

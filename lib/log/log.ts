@@ -6,7 +6,7 @@
  * @module
  */
 
-import { ConfigError } from "./config/env.ts";
+import { ConfigError } from "../config/env.ts";
 
 /** Log levels, least to most severe. */
 export const LEVELS = ["DEBUG", "INFO", "WARN", "ERROR"] as const;

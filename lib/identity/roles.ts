@@ -7,9 +7,9 @@
  * @module
  */
 
-import { envList } from "./config/env.ts";
-import { parseTrustDomain, type SpiffeId, spiffeIdFromPath } from "./spiffe/id.ts";
-import { type Matcher, matchIdOrBelow } from "./spiffe/match.ts";
+import { envList } from "../config/env.ts";
+import { parseTrustDomain, type SpiffeId, spiffeIdFromPath } from "../spiffe/id.ts";
+import { type Matcher, matchIdOrBelow } from "../spiffe/match.ts";
 
 /** The roles SPIKE knows. The three Pilot roles are disjoint. */
 export type Role =
