@@ -12,7 +12,7 @@ import { DEFAULT_MAX_BODY_BYTES } from "../lib/http/body.ts";
 import { type ListenAddress, parseListenAddress } from "../lib/program/program.ts";
 import { shamirFromEnv } from "../lib/config/shamir.ts";
 import type { PostgresSettings } from "./store/postgres.ts";
-import { parsePgConnInfo, type PgConnInfo } from "./store/postgres_conninfo.ts";
+import { parsePgConnInfo } from "./store/postgres_conninfo.ts";
 
 /** Where Nexus keeps its data. */
 export type BackendKind = "kv" | "sqlite" | "memory" | "lite" | "postgres";
@@ -82,15 +82,9 @@ function postgresFromEnv(): PostgresSettings {
   if (url === "") {
     throw new ConfigError("SPIKE_NEXUS_BACKEND_STORE=postgres needs SPIKE_NEXUS_DB_URL");
   }
-  let conninfo: PgConnInfo;
-  try {
-    conninfo = parsePgConnInfo(url);
-  } catch (e) {
-    // Not the value itself: it may hold a password.
-    throw new ConfigError(`SPIKE_NEXUS_DB_URL is invalid: ${(e as Error).message}`);
-  }
   return {
-    conninfo,
+    // Its errors name the variable, never the value: it may hold a password.
+    conninfo: parsePgConnInfo(url),
     passwordFile: envString("SPIKE_NEXUS_DB_PASSWORD_FILE", "") || undefined,
     maxOpenConns: envInt("SPIKE_NEXUS_DB_MAX_OPEN_CONNS", 10, { min: 1, max: 1000 }),
     operationTimeoutMs: envDuration("SPIKE_NEXUS_DB_OPERATION_TIMEOUT", 15_000, { min: 1 }),

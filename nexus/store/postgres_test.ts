@@ -56,13 +56,14 @@ Deno.test("postgres connection strings: URL and key/value, checked", () => {
     const [bad, why] of [
       ["", /empty/],
       ["host=a user=b sslmode=prefer", /sslmode="prefer" is not supported/],
-      ["host=a user=b port=99999", /not a TCP port/],
+      ["host=a user=b port=99999", /port must be a number/],
       ["host=a,b user=c", /several hosts/],
-      ["user=c", /no host/],
+      ["host=/run/postgresql user=c", /unix socket hosts are not supported/],
+      ["host=a user=c sslcert=/c.pem", /client certificates/],
       ["host=a", /no user/],
       ["host=a user=b target_session_attrs=any", /"target_session_attrs" is not supported/],
-      ["host=a user=b password='unclosed", /not closed/],
-      ["host=a user", /malformed/],
+      ["host=a user=b password='unclosed", /no closing quote/],
+      ["host=a user", /key=value pairs/],
     ] as const
   ) {
     assert.throws(() => parsePgConnInfo(bad), why, bad);
