@@ -11,40 +11,22 @@ import { type KeeperPeer, keeperPeersFromEnv } from "../lib/config/peers.ts";
 import { DEFAULT_MAX_BODY_BYTES } from "../lib/http/body.ts";
 import { type ListenAddress, parseListenAddress } from "../lib/program/program.ts";
 import { shamirFromEnv } from "../lib/config/shamir.ts";
+import {
+  type BackendKind,
+  type BackendProfile,
+  BACKENDS,
+  DEFAULT_BACKEND,
+  DEFAULT_DATA_DIR_IN_HOME,
+  PROGRAMS,
+} from "../lib/config/programs.ts";
 import type { PostgresSettings } from "./store/postgres.ts";
 import { parsePgConnInfo } from "./store/postgres_conninfo.ts";
-
-/** Where Nexus keeps its data. */
-export type BackendKind = "kv" | "sqlite" | "memory" | "lite" | "postgres";
-
-/** What a backend implies for the rest of Nexus, decided here once. */
-export interface BackendProfile {
-  /** Keeps data in files under `SPIKE_NEXUS_DATA_DIR` (so Nexus needs read/write there). */
-  dataDir: boolean;
-  /**
-   * The root key comes from Bootstrap and the Keepers (and can be recovered
-   * and restored); without Keepers Nexus makes a random key of its own at
-   * start, has no shares, and keeps nothing.
-   */
-  keepers: boolean;
-  /** Every route, or only those the route table marks `lite` (nothing stored but the key check). */
-  routes: "all" | "lite";
-}
-
-/** Every backend's profile. */
-export const BACKEND_PROFILES: Readonly<Record<BackendKind, Readonly<BackendProfile>>> = {
-  kv: { dataDir: true, keepers: true, routes: "all" },
-  sqlite: { dataDir: true, keepers: true, routes: "all" },
-  lite: { dataDir: true, keepers: true, routes: "lite" },
-  memory: { dataDir: false, keepers: false, routes: "all" },
-  postgres: { dataDir: false, keepers: true, routes: "all" },
-};
 
 /** Everything Nexus reads from its environment. */
 export interface NexusConfig {
   listen: ListenAddress;
   backend: BackendKind;
-  /** What the backend implies: {@link BACKEND_PROFILES}. */
+  /** What the backend implies: its profile in `BACKENDS` (lib/config/programs.ts). */
   profile: Readonly<BackendProfile>;
   /** Folder of the database file (backends whose profile has `dataDir`). */
   dataDir: string;
@@ -65,11 +47,11 @@ export interface NexusConfig {
   postgres?: PostgresSettings;
 }
 
+const NEXUS_LISTEN = PROGRAMS.nexus.listen!;
+
 function parseBackend(): BackendKind {
-  const raw = envString("SPIKE_NEXUS_BACKEND_STORE", "kv").toLowerCase();
-  if (
-    raw === "kv" || raw === "sqlite" || raw === "memory" || raw === "lite" || raw === "postgres"
-  ) return raw;
+  const raw = envString("SPIKE_NEXUS_BACKEND_STORE", DEFAULT_BACKEND).toLowerCase();
+  if (Object.hasOwn(BACKENDS, raw)) return raw as BackendKind;
   throw new ConfigError(
     `SPIKE_NEXUS_BACKEND_STORE=${
       JSON.stringify(raw)
@@ -96,19 +78,19 @@ function defaultDataDir(): string {
   if (!home) {
     throw new ConfigError("SPIKE_NEXUS_DATA_DIR is not set and HOME is unknown; set one of them");
   }
-  return join(home, ".spike", "data");
+  return join(home, DEFAULT_DATA_DIR_IN_HOME);
 }
 
 /** Reads and checks the configuration. */
 export function loadNexusConfig(): NexusConfig {
   const backend = parseBackend();
-  const profile = BACKEND_PROFILES[backend];
+  const profile: BackendProfile = BACKENDS[backend];
   const keepers = profile.keepers ? keeperPeersFromEnv() : [];
   const { shares, threshold } = shamirFromEnv(profile.keepers ? keepers.length : undefined);
   return {
     listen: parseListenAddress(
       "SPIKE_NEXUS_TLS_PORT",
-      envString("SPIKE_NEXUS_TLS_PORT", ":8553"),
+      envString(NEXUS_LISTEN.env, NEXUS_LISTEN.default),
     ),
     backend,
     profile,
@@ -128,3 +110,5 @@ export function loadNexusConfig(): NexusConfig {
     postgres: backend === "postgres" ? postgresFromEnv() : undefined,
   };
 }
+
+export type { BackendKind, BackendProfile };

@@ -12,7 +12,8 @@ import { type RouteRequest, runRoute } from "../lib/http/dispatch.ts";
 import { createLogger } from "../lib/log/log.ts";
 import { RoleSet } from "../lib/identity/roles.ts";
 import { parseSpiffeId } from "../lib/spiffe/id.ts";
-import { BACKEND_PROFILES, type NexusConfig } from "./config.ts";
+import { BACKENDS } from "../lib/config/programs.ts";
+import type { NexusConfig } from "./config.ts";
 import type { NexusContext } from "./context.ts";
 import { contextGuard, nexusHandlers } from "./server.ts";
 import { Policies } from "./state/policies.ts";
@@ -53,7 +54,7 @@ const SAMPLE_BODIES: Record<NexusRouteName, unknown> = {
 const CONFIG: NexusConfig = {
   listen: { hostname: "127.0.0.1", port: 0 },
   backend: "kv",
-  profile: BACKEND_PROFILES.kv,
+  profile: BACKENDS.kv,
   dataDir: "",
   keepers: [],
   shares: 3,

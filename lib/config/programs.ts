@@ -77,14 +77,34 @@ export const DEFAULT_RECOVERY_DIR_IN_HOME = ".spike/recover";
 /** The database file of each file-backed store, inside the data folder. */
 export const STORE_FILES = { kv: "spike.kv", sqlite: "spike.db" } as const;
 
-/** Nexus's backends (`SPIKE_NEXUS_BACKEND_STORE`) and whether each keeps files in the data folder. */
+/** What a backend implies for the rest of Nexus (and for its grants), decided here once. */
+export interface BackendProfile {
+  /** Keeps data in files under `SPIKE_NEXUS_DATA_DIR` (so Nexus needs read/write there). */
+  readonly dataDir: boolean;
+  /**
+   * The root key comes from Bootstrap and the Keepers (and can be recovered
+   * and restored); without Keepers Nexus makes a random key of its own at
+   * start, has no shares, and keeps nothing.
+   */
+  readonly keepers: boolean;
+  /** Every route, or only those the route table marks `lite` (nothing stored but the key check). */
+  readonly routes: "all" | "lite";
+}
+
+/** Nexus's backends (`SPIKE_NEXUS_BACKEND_STORE`), each with its profile. */
 export const BACKENDS = {
-  kv: { dataDir: true },
-  sqlite: { dataDir: true },
-  lite: { dataDir: true },
-  memory: { dataDir: false },
-  postgres: { dataDir: false },
-} as const;
+  kv: { dataDir: true, keepers: true, routes: "all" },
+  sqlite: { dataDir: true, keepers: true, routes: "all" },
+  lite: { dataDir: true, keepers: true, routes: "lite" },
+  memory: { dataDir: false, keepers: false, routes: "all" },
+  postgres: { dataDir: false, keepers: true, routes: "all" },
+} as const satisfies Record<string, BackendProfile>;
+
+/** A backend's name. */
+export type BackendKind = keyof typeof BACKENDS;
+
+/** The default backend. */
+export const DEFAULT_BACKEND: BackendKind = "kv";
 
 /** The identities the dev agent serves by default: socket name and SPIFFE ID path. */
 export const DEV_IDENTITIES = [

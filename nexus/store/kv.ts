@@ -18,10 +18,11 @@
  */
 
 import { join } from "node:path";
+import { STORE_FILES } from "../../lib/config/programs.ts";
 import type { ListOptions, Store, StoreEntry, StoreKey, StoreTransaction } from "./store.ts";
 
 /** Name of the KV file inside the data folder. */
-export const KV_FILE = "spike.kv";
+export const KV_FILE = STORE_FILES.kv;
 
 /** Largest value stored in one Deno KV entry (the limit is 64 KiB). */
 export const PART_BYTES = 60 * 1024;

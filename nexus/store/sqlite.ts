@@ -19,11 +19,12 @@
 
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { join } from "node:path";
+import { STORE_FILES } from "../../lib/config/programs.ts";
 import { decodeKey, encodeKey } from "./keys.ts";
 import type { ListOptions, Store, StoreEntry, StoreKey, StoreTransaction } from "./store.ts";
 
 /** Name of the database file inside the data folder. */
-export const SQLITE_FILE = "spike.db";
+export const SQLITE_FILE = STORE_FILES.sqlite;
 
 function stamp(version: number | bigint): string {
   return String(version).padStart(20, "0");
