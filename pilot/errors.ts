@@ -35,6 +35,8 @@ export function describeValidation(e: ValidationError, given?: string): string {
       // Key names share the "values" field with the size rule; the validator names them.
       if (e.field === "values") return `${e.detail} (${e.limit})`;
       return `invalid ${what}${quoted} (${e.limit})`;
+    case "segments":
+      return `invalid ${what}${quoted} (${e.limit})`;
     case "size":
       return `the ${what} is too large (at most ${e.limit} bytes)`;
     case "one-of":

@@ -50,6 +50,7 @@ export type ValidationRule =
   | "one-of"
   | "required"
   | "syntax"
+  | "segments"
   | "reserved"
   | "mismatch";
 

@@ -112,8 +112,8 @@ export function validateSecretPath(path: string): void {
   if (path.startsWith("/") || path.endsWith("/") || path.includes("//")) {
     throw invalid(
       "path",
-      "syntax",
-      "non-empty segments",
+      "segments",
+      "no leading, trailing or double /: one name, one secret",
       "invalid secret path: an empty segment (a leading, trailing or double /)",
     );
   }

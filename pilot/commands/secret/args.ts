@@ -7,9 +7,10 @@
  * @module
  */
 
-import { ApiError } from "../../../lib/api/errors.ts";
+import { ValidationError } from "../../../lib/api/errors.ts";
 import { validateSecretPath, validateSecretValues } from "../../../lib/api/secrets.ts";
 import { CliError, usageError } from "../../cli.ts";
+import { describeValidation } from "../../errors.ts";
 import { Exit } from "../../exit.ts";
 import { readSecretLine, readStdin, readUserFile } from "../../input.ts";
 
@@ -22,13 +23,8 @@ export function checkPath(path: string | undefined): string {
   try {
     validateSecretPath(path);
   } catch (e) {
-    const segment = e instanceof ApiError && e.message.includes("empty segment");
-    throw usageError(
-      segment
-        ? `invalid secret path: ${path} (no leading, trailing or double /: one name, one secret)`
-        : `invalid secret path: ${path} (1-500 characters of a-z A-Z 0-9 . _ - / ( ) ? + * | ` +
-          "[ ] { } \\)",
-    );
+    if (e instanceof ValidationError) throw usageError(describeValidation(e, path));
+    throw e;
   }
   return path;
 }
@@ -106,14 +102,7 @@ export function checkValues(values: Record<string, string>): void {
   try {
     validateSecretValues(values).fill(0);
   } catch (e) {
-    if (e instanceof ApiError) {
-      throw new CliError(
-        e.message.includes("key")
-          ? "invalid key name: keys are 1-250 characters of a-z A-Z 0-9 _ - and space"
-          : "the secret is too large (at most 512 KiB)",
-        Exit.usage,
-      );
-    }
+    if (e instanceof ValidationError) throw new CliError(describeValidation(e), Exit.usage);
     throw e;
   }
 }
