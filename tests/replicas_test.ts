@@ -9,7 +9,8 @@
 import assert from "node:assert/strict";
 import { ApiResponseError } from "../lib/client/errors.ts";
 import { NexusClient } from "../lib/client/nexus.ts";
-import { agentAs } from "./support/clients.ts";
+import { shareAt } from "../lib/crypto/shamir.ts";
+import { agentAs, keeperAs } from "./support/clients.ts";
 import { PgCluster, POSTGRES_BIN } from "./support/postgres.ts";
 import { type Identity, Stack } from "./support/stack.ts";
 
@@ -118,6 +119,19 @@ Deno.test("three Nexus replicas on one PostgreSQL serve as one", {
     });
 
     await t.step(
+      "every replica seeded the Keepers: they hold shares of one polynomial",
+      async () => {
+        const { keepers, close } = await keeperAs(s, "nexus");
+        closers.push(close);
+        const shares = await Promise.all(s.keeperUrls.map((url) => keepers.shard(url)));
+        assert.ok(shares.every((x) => x !== null));
+        const [one, two, three] = shares as Uint8Array[];
+        assert.deepEqual(await shareAt([one, two], 3), three);
+        assert.deepEqual(await shareAt([two, three], 1), one);
+      },
+    );
+
+    await t.step(
       "one replica killed: Pilot given every URL keeps reading and writing",
       async () => {
         await s.stopNexus("SIGKILL", 1);
@@ -136,6 +150,18 @@ Deno.test("three Nexus replicas on one PostgreSQL serve as one", {
         });
         assert.notEqual(alone.code, 0);
         assert.match(alone.stderr, /cannot reach SPIKE Nexus/);
+        // Started again, it joins by itself (Keepers and database) and serves what was written.
+        await s.startNexus({}, 1);
+        const back = await clientOf("pilot", 1);
+        let got: Record<string, string> | undefined;
+        for (let i = 0; i < 150 && !got; i++) {
+          got = await back.getSecret("app/after").catch(async (e) => {
+            if (!(e instanceof ApiResponseError && e.status === 503)) throw e;
+            await new Promise((r) => setTimeout(r, 200));
+            return undefined;
+          });
+        }
+        assert.deepEqual(got, { k: "v" });
       },
     );
   } finally {
