@@ -18,11 +18,6 @@ import type { AdoptResult, RootKeyState } from "./rootkey.ts";
 
 const FIRST_DELAY_MS = 500;
 const MAX_DELAY_MS = 60_000;
-/**
- * While a first key is pending, another replica on the same database may confirm it (the
- * one Bootstrap talks to): look again soon, so every replica serves shortly after it.
- */
-const PENDING_MAX_DELAY_MS = 2_000;
 
 /** Options for {@link KeeperLink}. */
 export interface KeeperLinkOptions {
@@ -67,7 +62,6 @@ export class KeeperLink {
     while (!this.#stopped && !ready()) {
       await this.#pollOnce();
       if (ready()) break;
-      if (this.#o.state.status === "pending") delay = Math.min(delay, PENDING_MAX_DELAY_MS);
       const jittered = delay * (0.75 + Math.random() * 0.5);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, jittered);
