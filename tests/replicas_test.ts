@@ -164,6 +164,54 @@ Deno.test("three Nexus replicas on one PostgreSQL serve as one", {
         assert.deepEqual(got, { k: "v" });
       },
     );
+
+    await t.step(
+      "kill -9 of a replica mid-load: clients with every URL lose no acknowledged write",
+      async () => {
+        const { agent, close } = await agentAs(s, "pilot", "nexus");
+        closers.push(close);
+        // Each writer starts at another replica; replica 2 dies under them.
+        const writers = [0, 1, 2].map((w) =>
+          new NexusClient({
+            url: [0, 1, 2].map((i) => urls[(w + i) % 3]),
+            agent,
+            timeoutMs: 10_000,
+          })
+        );
+        const acked: string[] = [];
+        const failed: string[] = [];
+        let ackedAfterKill = 0;
+        let killed = false;
+        const stopAt = Date.now() + 4_000;
+        const load = writers.map(async (nexus, w) => {
+          for (let i = 0; Date.now() < stopAt; i++) {
+            const path = `load/w${w}/${i}`;
+            try {
+              await nexus.putSecret(path, { i: String(i) });
+              acked.push(path);
+              if (killed) ackedAfterKill++;
+            } catch (e) {
+              // Only a write that may have reached the dying replica may fail; it is not retried.
+              assert.ok(!(e instanceof ApiResponseError), String(e));
+              failed.push(path);
+            }
+          }
+        });
+        await new Promise((r) => setTimeout(r, 1_000));
+        await s.stopNexus("SIGKILL", 2);
+        killed = true;
+        await Promise.all(load);
+        assert.ok(ackedAfterKill > 0, "no write succeeded after the kill");
+        assert.ok(failed.length <= writers.length, `failed: ${failed.join(",")}`);
+        const stored = new Set(await su[0].listSecrets());
+        const lost = acked.filter((p) => !stored.has(p));
+        assert.deepEqual(lost, [], "acknowledged writes lost");
+        console.log(
+          `mid-load kill: ${acked.length} writes acknowledged (${ackedAfterKill} after), ` +
+            `${failed.length} failed in flight`,
+        );
+      },
+    );
   } finally {
     for (const close of closers) close();
     await stack?.stop();
