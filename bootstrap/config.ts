@@ -5,12 +5,15 @@
  */
 
 import { envBool, envDuration, envInt } from "../lib/config/env.ts";
-import { nexusUrlFromEnv } from "../lib/config/nexus_url.ts";
+import { nexusUrlsFromEnv } from "../lib/config/nexus_url.ts";
 import { type KeeperPeer, keeperPeersFromEnv } from "../lib/config/peers.ts";
 import { shamirFromEnv } from "../lib/config/shamir.ts";
 
 /** Everything Bootstrap reads from its environment. */
 export interface BootstrapConfig {
+  /** Nexus replicas (`SPIKE_NEXUS_API_URL`, a comma list); the client fails over between them. */
+  nexusUrls: string[];
+  /** The same list, for messages. */
   nexusUrl: string;
   keepers: KeeperPeer[];
   shares: number;
@@ -29,8 +32,10 @@ export interface BootstrapConfig {
 export function loadBootstrapConfig(): BootstrapConfig {
   const keepers = keeperPeersFromEnv();
   const { shares, threshold } = shamirFromEnv(keepers.length);
+  const nexusUrls = nexusUrlsFromEnv();
   return {
-    nexusUrl: nexusUrlFromEnv(),
+    nexusUrls,
+    nexusUrl: nexusUrls.join(", "),
     keepers,
     shares,
     threshold,

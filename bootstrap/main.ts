@@ -40,7 +40,9 @@ await runProgram(PROGRAM, async () => {
       config.timeoutMs,
     );
   }
-  requireAccess("SPIKE_NEXUS_API_URL", { kind: "net", host: hostOf(config.nexusUrl) });
+  for (const url of config.nexusUrls) {
+    requireAccess("SPIKE_NEXUS_API_URL", { kind: "net", host: hostOf(url) });
+  }
   for (const keeper of config.keepers) {
     requireAccess("SPIKE_NEXUS_KEEPER_PEERS", { kind: "net", host: hostOf(keeper.url) });
   }
@@ -53,7 +55,7 @@ await runProgram(PROGRAM, async () => {
     source,
     authorizer: authorizeMatching((id) => roles.has(id, "keeper"), "a SPIKE Keeper ID"),
   });
-  const nexus = new NexusClient({ url: config.nexusUrl, agent: nexusAgent, timeoutMs: 30_000 });
+  const nexus = new NexusClient({ url: config.nexusUrls, agent: nexusAgent, timeoutMs: 30_000 });
   const keepers = new KeeperClient(keeperAgent, config.keeperTimeoutMs);
   const started = Date.now();
   const verifyDeadline = () => config.verificationTimeoutMs - (Date.now() - started);

@@ -10,7 +10,7 @@
 
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { parseListenAddress } from "../lib/config/listen.ts";
-import { DEFAULT_NEXUS_API_URL } from "../lib/config/nexus_url.ts";
+import { DEFAULT_NEXUS_API_URL, parseNexusUrls } from "../lib/config/nexus_url.ts";
 import { KEEPER_PEERS_ENV, parseKeeperPeers } from "../lib/config/peers.ts";
 import { DB_URL_ENV, parsePostgresUrl } from "../lib/config/postgres_url.ts";
 import {
@@ -134,9 +134,13 @@ class Builder {
     }
   }
 
-  nexusUrl(): void {
-    const host = urlHost(this.get("SPIKE_NEXUS_API_URL") ?? DEFAULT_NEXUS_API_URL);
-    if (host) this.reach.hosts.push(host);
+  /** Every replica `SPIKE_NEXUS_API_URL` lists. */
+  nexusUrls(): void {
+    const text = this.get("SPIKE_NEXUS_API_URL") ?? DEFAULT_NEXUS_API_URL;
+    for (const url of attempt(() => parseNexusUrls(text)) ?? []) {
+      const host = urlHost(url);
+      if (host) this.reach.hosts.push(host);
+    }
   }
 
   postgres(): void {
@@ -188,7 +192,7 @@ function nexus(b: Builder): void {
 function spike(b: Builder): void {
   const args = b.config.args;
   b.identity(b.get("SPIKE_PILOT_DEFAULT_SOCKET"));
-  b.nexusUrl();
+  b.nexusUrls();
   if (args[0] === "operator" && args[1] === "recover") {
     const dir = b.get("SPIKE_PILOT_RECOVERY_DIR");
     const folder = dir ? b.path(dir) : b.home(DEFAULT_RECOVERY_DIR_IN_HOME);
@@ -248,7 +252,7 @@ export function reachFor(program: Program, config: Configuration): Reach {
       break;
     case "bootstrap":
       b.identity();
-      b.nexusUrl();
+      b.nexusUrls();
       b.keepers();
       break;
     case "spike":

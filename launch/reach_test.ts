@@ -160,3 +160,16 @@ Deno.test("the command line is the exact deno run command, quoted for sh", () =>
   );
   assert.ok(pilot.argv.some((a) => a.includes("unix:/repo/.spike/agent/sockets/pilot.sock")));
 });
+
+Deno.test("Pilot and Bootstrap get every Nexus replica SPIKE_NEXUS_API_URL lists", () => {
+  const env = {
+    SPIKE_NEXUS_API_URL: "https://n1.internal:9553, https://[::1]:8553,https://n3.internal",
+    SPIKE_NEXUS_KEEPER_PEERS: "https://k1:8443",
+  };
+  const replicas = ["n1.internal:9553", "[::1]:8553", "n3.internal:443"];
+  assert.deepEqual(reachFor("spike", config(env, ["secret", "list"])).hosts, replicas);
+  assert.deepEqual(reachFor("bootstrap", config(env)).hosts, [...replicas, "k1:8443"]);
+  // A list that does not parse grants no Nexus at all (the program stops on it).
+  const bad = { SPIKE_NEXUS_API_URL: "https://n1:1,http://n2:2" };
+  assert.deepEqual(reachFor("spike", config(bad, ["secret", "list"])).hosts, []);
+});

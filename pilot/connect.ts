@@ -6,7 +6,7 @@
  * @module
  */
 
-import { nexusUrlFromEnv } from "../lib/config/nexus_url.ts";
+import { nexusUrlsFromEnv } from "../lib/config/nexus_url.ts";
 import { hostOf, requireAccess } from "../lib/config/permissions.ts";
 import { ApiResponseError, TransportError } from "../lib/client/errors.ts";
 import { errorMessage } from "../lib/std/errors.ts";
@@ -110,15 +110,17 @@ export async function withNexus<T>(
   subject: Subject = {},
 ): Promise<T> {
   let roles: RoleSet;
-  let nexusUrl: string;
+  let nexusUrls: string[];
   let settings;
   let files;
   try {
     roles = RoleSet.fromEnv();
-    nexusUrl = nexusUrlFromEnv();
+    nexusUrls = nexusUrlsFromEnv();
     settings = httpClientSettingsFromEnv();
     files = svidFilesFromEnv();
-    requireAccess("SPIKE_NEXUS_API_URL", { kind: "net", host: hostOf(nexusUrl) });
+    for (const url of nexusUrls) {
+      requireAccess("SPIKE_NEXUS_API_URL", { kind: "net", host: hostOf(url) });
+    }
   } catch (e) {
     throw new CliError(errorMessage(e), Exit.config);
   }
@@ -154,11 +156,11 @@ export async function withNexus<T>(
       Exit.unauthorized,
     );
   }
-  const nexus = await connectNexus({ url: nexusUrl, source, settings });
+  const nexus = await connectNexus({ url: nexusUrls, source, settings });
   try {
     return await fn(nexus, id);
   } catch (e) {
-    throw explain(e, nexusUrl, id, subject);
+    throw explain(e, nexusUrls.join(", "), id, subject);
   } finally {
     nexus.close();
     source.close();

@@ -258,6 +258,9 @@ export class Stack {
   readonly nexusPort = freePort();
   readonly keepers: (Proc | undefined)[] = [];
   nexus: Proc | undefined;
+  /** Extra Nexus replicas (1, 2, ...; 0 is {@link nexus}): their ports and processes. */
+  readonly replicaPorts = new Map<number, number>();
+  readonly replicas = new Map<number, Proc>();
 
   private constructor(
     readonly agent: TestAgent,
@@ -337,29 +340,45 @@ export class Stack {
     this.keepers[i] = undefined;
   }
 
-  /** Starts Nexus and waits until it listens (not until it has its key). */
-  async startNexus(env: Record<string, string> = {}): Promise<Proc> {
-    const host = `127.0.0.1:${this.nexusPort}`;
+  /** The URL of Nexus replica `i` (0 is the first Nexus). */
+  replicaUrl(i: number): string {
+    return i === 0 ? this.nexusUrl : `https://127.0.0.1:${this.#replicaPort(i)}`;
+  }
+
+  #replicaPort(i: number): number {
+    if (!this.replicaPorts.has(i)) this.replicaPorts.set(i, freePort());
+    return this.replicaPorts.get(i)!;
+  }
+
+  /**
+   * Starts Nexus and waits until it listens (not until it has its key). With `replica` ≥ 1, an
+   * extra replica on its own port and data folder, with the same Keepers and (postgres) database.
+   */
+  async startNexus(env: Record<string, string> = {}, replica = 0): Promise<Proc> {
+    const port = replica === 0 ? this.nexusPort : this.#replicaPort(replica);
+    const host = `127.0.0.1:${port}`;
+    const dataDir = replica === 0 ? this.dataDir : `${this.dataDir}-${replica}`;
     const pg = this.options.backend === "postgres" ? this.options.postgres : undefined;
     const pgEnv: Record<string, string> = {};
     if (pg) {
       // The password never goes on a command line: a file Nexus may read (in its data folder).
-      await Deno.mkdir(this.dataDir, { recursive: true, mode: 0o700 });
-      const passwordFile = join(this.dataDir, "db-password");
+      await Deno.mkdir(dataDir, { recursive: true, mode: 0o700 });
+      const passwordFile = join(dataDir, "db-password");
       await Deno.writeTextFile(passwordFile, `${pg.password}\n`, { mode: 0o600 });
       pgEnv.SPIKE_NEXUS_DB_URL = pg.url;
       pgEnv.SPIKE_NEXUS_DB_PASSWORD_FILE = passwordFile;
     }
     const nexus = spawnProgram("nexus", {
       socket: this.socket("nexus"),
-      folders: [this.dataDir],
+      folders: [dataDir],
+      name: replica === 0 ? "nexus" : `nexus-${replica}`,
       entry: this.options.bundles.files.nexus,
       env: {
         ...this.options.bundles.env,
         ...this.sharedEnv,
         SPIKE_NEXUS_TLS_PORT: host,
         SPIKE_NEXUS_BACKEND_STORE: this.options.backend,
-        SPIKE_NEXUS_DATA_DIR: this.dataDir,
+        SPIKE_NEXUS_DATA_DIR: dataDir,
         SPIKE_NEXUS_KEEPER_UPDATE_INTERVAL: this.options.updateInterval,
         SPIKE_SYSTEM_LOG_LEVEL: "INFO",
         ...pgEnv,
@@ -367,12 +386,19 @@ export class Stack {
         ...env,
       },
     });
-    this.nexus = nexus;
+    if (replica === 0) this.nexus = nexus;
+    else this.replicas.set(replica, nexus);
     await nexus.waitFor(/"msg":"listening"/);
     return nexus;
   }
 
-  async stopNexus(signal: Deno.Signal = "SIGKILL"): Promise<void> {
+  /** Stops Nexus (or replica `replica`). */
+  async stopNexus(signal: Deno.Signal = "SIGKILL", replica = 0): Promise<void> {
+    if (replica !== 0) {
+      await this.replicas.get(replica)?.stop(signal);
+      this.replicas.delete(replica);
+      return;
+    }
     await this.nexus?.stop(signal);
     this.nexus = undefined;
   }
@@ -425,6 +451,7 @@ export class Stack {
 
   /** Stops everything and removes the temp folder. */
   async stop(): Promise<void> {
+    for (const i of [...this.replicas.keys()]) await this.stopNexus("SIGTERM", i);
     await this.stopNexus("SIGTERM");
     for (let i = 0; i < this.keepers.length; i++) await this.stopKeeper(i, "SIGTERM");
     await this.agent.stop();

@@ -1,6 +1,7 @@
 /**
  * Connecting a workload to Nexus with its own SVID: the Workload API at
- * `SPIFFE_ENDPOINT_SOCKET`, Nexus at `SPIKE_NEXUS_API_URL`, the server
+ * `SPIFFE_ENDPOINT_SOCKET`, Nexus at `SPIKE_NEXUS_API_URL` (one URL or a comma list of
+ * replicas, failed over between), the server
  * authorized as a SPIKE Nexus (`SPIKE_TRUST_ROOT_NEXUS`), and upstream's
  * `SPIKE_HTTP_CLIENT_*` settings.
  *
@@ -8,7 +9,7 @@
  */
 
 import { envDuration, envInt } from "../config/env.ts";
-import { nexusUrlFromEnv } from "../config/nexus_url.ts";
+import { nexusUrlsFromEnv } from "../config/nexus_url.ts";
 import { roleMatcher } from "../identity/roles.ts";
 import { type IdentitySource, openIdentitySource } from "../identity/source.ts";
 import { authorizeMatching } from "../tls/authorize.ts";
@@ -52,8 +53,8 @@ export class NexusConnection extends NexusClient {
 
 /** Options for {@link connectNexus}; everything defaults to the environment. */
 export interface ConnectOptions {
-  /** Nexus URL (default `SPIKE_NEXUS_API_URL`, else `https://localhost:8553`). */
-  url?: string;
+  /** Nexus URL or replicas' URLs (default `SPIKE_NEXUS_API_URL`, else `https://localhost:8553`). */
+  url?: string | readonly string[];
   /** Workload API address (default `SPIFFE_ENDPOINT_SOCKET`; SVID files when `SPIKE_SVID_*_FILE` are set). */
   workloadApi?: string;
   /** An identity source to use instead of opening one from the environment. */
@@ -72,7 +73,7 @@ export interface ConnectOptions {
  */
 export async function connectNexus(options: ConnectOptions = {}): Promise<NexusConnection> {
   const settings = { ...httpClientSettingsFromEnv(), ...options.settings };
-  const url = options.url ?? nexusUrlFromEnv();
+  const url = options.url ?? nexusUrlsFromEnv();
   const isNexus = roleMatcher("nexus");
   const source = options.source ?? await openIdentitySource({ address: options.workloadApi });
   const agent = createMtlsAgent({

@@ -4,7 +4,9 @@
  * answers become {@link ApiResponseError} carrying the contract's code.
  * Routes the table marks `retrySafe` (reads) are retried on connection
  * failures and 503 (Nexus not ready yet); writes never are, since a write may
- * have been applied before the failure.
+ * have been applied before the failure. Given several replica URLs, a request
+ * that fails at one goes to the next as lib/client/failover.ts allows: reads on
+ * any transient failure, writes only when they provably never left.
  *
  * @module
  */
@@ -30,16 +32,17 @@ import { SHARE_LENGTH, shareIndex } from "../crypto/shamir.ts";
 import { retry } from "../std/retry.ts";
 import type { MtlsAgent } from "../tls/client.ts";
 import { ApiResponseError, isTransient, jsonBody } from "./errors.ts";
+import { mayFailOver, tryOrder } from "./failover.ts";
 
 /** Options for {@link NexusClient}. */
 export interface NexusClientOptions {
-  /** Nexus base URL, e.g. `https://localhost:8553`. */
-  url: string;
+  /** Nexus base URL, e.g. `https://localhost:8553`, or several replicas' (tried in order). */
+  url: string | readonly string[];
   /** An mTLS agent that accepts only Nexus server IDs. */
   agent: MtlsAgent;
   /** Per-request deadline. Default 60 s (upstream's `SPIKE_HTTP_CLIENT_TIMEOUT`). */
   timeoutMs?: number;
-  /** Attempts for reads (1 disables retries). Default 3. */
+  /** Rounds over the replicas for reads (1 disables retries). Default 3. */
   readAttempts?: number;
 }
 
@@ -53,28 +56,51 @@ export interface PolicyInput {
 
 /** A Nexus client. */
 export class NexusClient {
+  /** The first replica's base URL. */
   readonly url: string;
+  /** Every replica's base URL, in the order given. */
+  readonly urls: readonly string[];
   readonly #agent: MtlsAgent;
   readonly #timeoutMs: number;
   readonly #readAttempts: number;
+  /** The replica that answered last: requests start there. */
+  #preferred = 0;
 
   constructor(options: NexusClientOptions) {
-    this.url = options.url.replace(/\/+$/, "");
+    const urls = typeof options.url === "string" ? [options.url] : [...options.url];
+    if (urls.length === 0) throw new TypeError("NexusClient: no Nexus URL");
+    this.urls = urls.map((u) => u.replace(/\/+$/, ""));
+    this.url = this.urls[0];
     this.#agent = options.agent;
     this.#timeoutMs = options.timeoutMs ?? 60_000;
     this.#readAttempts = options.readAttempts ?? 3;
   }
 
-  async #send(route: NexusRouteName, body: unknown, headers?: Record<string, string>) {
+  /** Sends one request, moving on to the next replica as {@link mayFailOver} allows. */
+  async #send(route: NexusRouteName, payload: Uint8Array, headers: Record<string, string>) {
     const spec = nexusRoute(route);
-    const url = this.url + routeTarget(spec);
-    const once = async () => {
-      const res = await this.#agent.postJson(url, body, { timeoutMs: this.#timeoutMs, headers });
-      if (res.status !== 200) throw new ApiResponseError(res.status, url);
-      return { res, url };
+    const round = async () => {
+      let last: unknown;
+      for (const i of tryOrder(this.urls.length, this.#preferred)) {
+        const url = this.urls[i] + routeTarget(spec);
+        try {
+          const res = await this.#agent.postBytes(url, payload, {
+            timeoutMs: this.#timeoutMs,
+            headers,
+            idempotent: spec.retrySafe,
+          });
+          if (res.status !== 200) throw new ApiResponseError(res.status, url);
+          this.#preferred = i;
+          return { res, url };
+        } catch (e) {
+          if (!mayFailOver(spec.retrySafe, e)) throw e;
+          last = e;
+        }
+      }
+      throw last;
     };
-    if (!spec.retrySafe || this.#readAttempts <= 1) return await once();
-    return await retry(once, {
+    if (!spec.retrySafe || this.#readAttempts <= 1) return await round();
+    return await retry(round, {
       initialMs: 200,
       maxMs: 2000,
       maxAttempts: this.#readAttempts,
@@ -84,7 +110,8 @@ export class NexusClient {
 
   /** POSTs `body` to a route and returns the parsed 200 answer. */
   async call<T>(route: NexusRouteName, body: unknown): Promise<T> {
-    const { res, url } = await this.#send(route, body);
+    const payload = new TextEncoder().encode(JSON.stringify(body));
+    const { res, url } = await this.#send(route, payload, { "content-type": "application/json" });
     return jsonBody<T>(res.body, url);
   }
 
@@ -173,13 +200,7 @@ export class NexusClient {
   }
 
   async #stream(route: "cipher.encrypt" | "cipher.decrypt", body: Uint8Array): Promise<Uint8Array> {
-    const spec = nexusRoute(route);
-    const url = this.url + routeTarget(spec);
-    const res = await this.#agent.postBytes(url, body, {
-      timeoutMs: this.#timeoutMs,
-      headers: { "content-type": STREAM_CONTENT_TYPE },
-    });
-    if (res.status !== 200) throw new ApiResponseError(res.status, url);
+    const { res } = await this.#send(route, body, { "content-type": STREAM_CONTENT_TYPE });
     return res.body;
   }
 

@@ -13,6 +13,13 @@
  *   an empty array works and trusts nothing.
  * - Node skips `checkServerIdentity` on resumed sessions; `maxCachedSessions: 0` keeps every
  *   connection a full handshake (Deno did not resume in our probes either way).
+ * - Unlike Node, Deno's client (ext/node/polyfills/_http_client.js, `maybeRetryRequest`)
+ *   silently sends a request again on a new connection when its reused keep-alive socket
+ *   closes, errors or ends before the answer's head, whatever the method, and also after
+ *   `req.destroy()`. A write the server applied before it died (or before our timeout) would
+ *   then run twice, and a refused second try would look as if the first never left. So that
+ *   replay is off unless the caller says the request is idempotent, and always off once we
+ *   gave up on a request (its `_retrying` flag, which that function checks).
  *
  * @module
  */
@@ -50,6 +57,11 @@ export interface PostJsonOptions {
   headers?: Record<string, string>;
   /** Largest accepted response body. Default 16 MiB. */
   maxResponseBytes?: number;
+  /**
+   * The request changes nothing, so the runtime may send it again by itself when a reused
+   * keep-alive connection turns out to be closed. Default false: never sent twice.
+   */
+  idempotent?: boolean;
 }
 
 /** A response read to the end. */
@@ -171,12 +183,19 @@ export class MtlsAgent {
     const agent = this.agent;
     return new Promise((resolve, reject) => {
       let settled = false;
+      // True once a TLS session carried (or may have carried) this request's bytes.
+      let connected = false;
       const finish = (result: Error | MtlsResponse) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        if (result instanceof Error) reject(toTransportError(result));
+        if (result instanceof Error) reject(toTransportError(result, { unsent: !connected }));
         else resolve(result);
+      };
+      /** Cuts the request; the runtime must not send it again (see the module notes). */
+      const abandon = () => {
+        noReplay(req);
+        req.destroy();
       };
       const req = https.request({
         protocol: "https:",
@@ -200,7 +219,7 @@ export class MtlsAgent {
                 `mtls agent: response from ${url} exceeds ${maxBytes} bytes`,
               ),
             );
-            req.destroy();
+            abandon();
             return;
           }
           chunks.push(chunk);
@@ -225,8 +244,14 @@ export class MtlsAgent {
         // Settle here, not from the error event: on a reused keep-alive socket Deno's
         // node:https emits none after destroy() (lib/tls/client_test.ts), so callers hung.
         finish(error);
-        req.destroy();
+        abandon();
       }, timeoutMs);
+      if (!options.idempotent) noReplay(req);
+      req.on("socket", (socket) => {
+        // A reused socket is connected already; a new one sends nothing before its handshake.
+        if (req.reusedSocket) connected = true;
+        else socket.once("secureConnect", () => connected = true);
+      });
       req.on("error", (e: Error) => finish(e));
       req.end(payload);
     });
@@ -244,6 +269,11 @@ export class MtlsAgent {
     this.#retired.clear();
     this.#agent.destroy();
   }
+}
+
+/** Turns off Deno's own re-send of `req` on a new connection (see the module notes). */
+function noReplay(req: object): void {
+  (req as { _retrying?: boolean })._retrying = true;
 }
 
 /** Creates an mTLS client for SPIFFE peers. Call {@link MtlsAgent.close} when done. */

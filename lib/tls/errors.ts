@@ -35,6 +35,12 @@ export type TransportErrorKind =
 /** A request that got no HTTP answer. Its message is the cause's (it names the reason). */
 export class TransportError extends Error {
   override name = "TransportError";
+  /**
+   * True when the failure came before any TLS session to the server was established for the
+   * request, so no byte of it can have reached the server (a client may then send it
+   * elsewhere, even a write). False when unknown.
+   */
+  unsent = false;
 
   constructor(readonly kind: TransportErrorKind, cause: unknown, message = errorMessage(cause)) {
     super(message, { cause });
@@ -54,9 +60,17 @@ const KIND_BY_CODE: Record<string, TransportErrorKind> = {
   ETIMEDOUT: "timeout",
 };
 
-/** `e` as a {@link TransportError}: itself if it is one, else classified by its `code`. */
-export function toTransportError(e: unknown): TransportError {
-  if (e instanceof TransportError) return e;
+/**
+ * `e` as a {@link TransportError}: itself if it is one, else classified by its `code`.
+ * `facts.unsent` records that the request provably never left (see {@link TransportError.unsent}).
+ */
+export function toTransportError(e: unknown, facts: { unsent?: boolean } = {}): TransportError {
+  const error = e instanceof TransportError ? e : classify(e);
+  if (facts.unsent) error.unsent = true;
+  return error;
+}
+
+function classify(e: unknown): TransportError {
   const code = (e as { code?: unknown } | null)?.code;
   if (typeof code === "string") {
     const kind = KIND_BY_CODE[code] ?? (/^ERR_(SSL|TLS)_/.test(code) ? "tls" : undefined);
