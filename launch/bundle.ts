@@ -7,7 +7,7 @@
  * @module
  */
 
-import { dirname, resolve } from "node:path";
+import { dirname, resolve } from "../lib/std/path.ts";
 import { DEV_LAYOUT, type Program, PROGRAMS } from "../lib/config/programs.ts";
 import { currentConfiguration, devPilotSocket, LAUNCHER_ENV, launcherOutput } from "./command.ts";
 

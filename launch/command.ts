@@ -8,7 +8,7 @@
  * @module
  */
 
-import { join } from "node:path";
+import { join } from "../lib/std/path.ts";
 import { DEV_LAYOUT, type Program, PROGRAMS } from "../lib/config/programs.ts";
 import { permissionFlags } from "./flags.ts";
 import { CONFIG_ENV, type Configuration, reachFor } from "./reach.ts";

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { dirname, isAbsolute, join, resolve } from "node:path";
+import { dirname, isAbsolute, join, resolve } from "../lib/std/path.ts";
 import { parseListenAddress } from "../lib/config/listen.ts";
 import { DEFAULT_NEXUS_API_URL, parseNexusUrls } from "../lib/config/nexus_url.ts";
 import { KEEPER_PEERS_ENV, parseKeeperPeers } from "../lib/config/peers.ts";

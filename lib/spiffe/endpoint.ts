@@ -7,7 +7,7 @@
  * @module
  */
 
-import { isIP } from "node:net";
+import { ipVersion } from "../std/ip.ts";
 
 /** The variable the spec names for the endpoint address. */
 export const ENDPOINT_SOCKET_ENV = "SPIFFE_ENDPOINT_SOCKET";
@@ -74,7 +74,9 @@ export function parseEndpointAddress(address: string): WorkloadEndpoint {
   const hostPort = /^(?:\[([^\]]*)\]|([^:]*))(?::(.*))?$/.exec(authority);
   const host = hostPort?.[1] ?? hostPort?.[2] ?? "";
   const portText = hostPort?.[3];
-  if (isIP(host) === 0) throw new EndpointAddressError(`${what} host component must be an IP:port`);
+  if (ipVersion(host) === 0) {
+    throw new EndpointAddressError(`${what} host component must be an IP:port`);
+  }
   if (portText === undefined) {
     throw new EndpointAddressError(`${what} host component must include a port`);
   }
@@ -88,7 +90,7 @@ export function parseEndpointAddress(address: string): WorkloadEndpoint {
 /** The gRPC target string for an endpoint (`unix:///p`, `ipv4:1.2.3.4:5`, `ipv6:[::1]:5`). */
 export function grpcTarget(endpoint: WorkloadEndpoint): string {
   if (endpoint.scheme === "unix") return `unix://${endpoint.path}`;
-  return isIP(endpoint.host) === 6
+  return ipVersion(endpoint.host) === 6
     ? `ipv6:[${endpoint.host}]:${endpoint.port}`
     : `ipv4:${endpoint.host}:${endpoint.port}`;
 }
