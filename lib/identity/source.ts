@@ -14,7 +14,12 @@ import { createFileX509Source } from "../spiffe/filesource.ts";
 import type { X509Source } from "../spiffe/source.ts";
 import type { WorkloadApiError } from "../spiffe/workloadapi/client.ts";
 import { createX509Source, DEFAULT_SOURCE_TIMEOUT_MS } from "../spiffe/workloadapi/x509source.ts";
-import { endpointAddressFromEnv, parseEndpointAddress } from "../spiffe/endpoint.ts";
+import {
+  ENDPOINT_SOCKET_ENV,
+  endpointAddressFromEnv,
+  parseEndpointAddress,
+  type WorkloadEndpoint,
+} from "../spiffe/endpoint.ts";
 
 /** An identity source that can be closed, and says where it reads from. */
 export interface IdentitySource extends X509Source {
@@ -50,13 +55,52 @@ export function svidFilesFromEnv():
 }
 
 /**
+ * Parses a Workload API address named by `setting`; a malformed one is a
+ * {@link ConfigError} naming the setting and what is wrong.
+ */
+export function parseEndpointSetting(setting: string, address: string): WorkloadEndpoint {
+  try {
+    return parseEndpointAddress(address);
+  } catch (e) {
+    throw new ConfigError(
+      `${setting}=${JSON.stringify(address)} is invalid: ${(e as Error).message}`,
+    );
+  }
+}
+
+/**
+ * Refuses a unix socket path that exists but is not a socket (a folder, a
+ * file), at once: connecting would only retry until the source timeout. A
+ * missing one is fine: the agent may not have started yet. Needs read
+ * permission on the path (which the socket's grant includes).
+ */
+export function checkSocketPath(setting: string, path: string): void {
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(path);
+  } catch {
+    return; // missing, or not ours to look at: the connection attempt says why
+  }
+  if (info.isSocket) return;
+  const what = info.isDirectory ? "a folder" : info.isFile ? "a regular file" : "not a socket";
+  throw new ConfigError(
+    `${setting} points at ${path}, which is ${what}, not the Workload API's unix socket`,
+  );
+}
+
+/**
  * Opens the configured identity source: SVID files when configured, else
  * the Workload API at `address` (default `SPIFFE_ENDPOINT_SOCKET`), waiting
  * `SPIKE_SPIFFE_SOURCE_TIMEOUT` for the first SVID. Checks
  * first that the files or the socket are inside the program's permissions.
  */
 export async function openIdentitySource(
-  options: { address?: string; onError?: (e: Error) => void } = {},
+  options: {
+    address?: string;
+    /** The setting `address` came from, for messages (default `SPIFFE_ENDPOINT_SOCKET`). */
+    setting?: string;
+    onError?: (e: Error) => void;
+  } = {},
 ): Promise<IdentitySource> {
   const files = svidFilesFromEnv();
   if (files) {
@@ -68,13 +112,15 @@ export async function openIdentitySource(
     return Object.assign(source, { origin: `the files ${files.certFile}, ${files.keyFile}` });
   }
   const address = options.address ?? endpointAddressFromEnv();
-  const endpoint = parseEndpointAddress(address);
+  const setting = options.setting ?? ENDPOINT_SOCKET_ENV;
+  const endpoint = parseEndpointSetting(setting, address);
   requireAccess(
-    "SPIFFE_ENDPOINT_SOCKET",
+    setting,
     endpoint.scheme === "unix"
       ? { kind: "unix-socket", path: endpoint.path }
       : { kind: "net", host: `${endpoint.host}:${endpoint.port}` },
   );
+  if (endpoint.scheme === "unix") checkSocketPath(setting, endpoint.path);
   const source = await createX509Source({
     address,
     timeoutMs: sourceTimeoutFromEnv(),
