@@ -10,10 +10,8 @@
 import { dirname } from "node:path";
 import { ConfigError, envDuration, envString } from "../config/env.ts";
 import { requireAccess } from "../config/permissions.ts";
-import { createFileX509Source } from "../spiffe/filesource.ts";
 import type { X509Source } from "../spiffe/source.ts";
 import type { WorkloadApiError } from "../spiffe/workloadapi/client.ts";
-import { createX509Source, DEFAULT_SOURCE_TIMEOUT_MS } from "../spiffe/workloadapi/x509source.ts";
 import {
   ENDPOINT_SOCKET_ENV,
   endpointAddressFromEnv,
@@ -34,9 +32,12 @@ const FILE_VARS = [
   "SPIKE_SVID_BUNDLE_FILE",
 ] as const;
 
+/** The Workload API source's own default (`DEFAULT_SOURCE_TIMEOUT_MS` there), kept equal by a test. */
+export const SOURCE_TIMEOUT_DEFAULT_MS = 30_000;
+
 /** `SPIKE_SPIFFE_SOURCE_TIMEOUT` (Go duration): how long to wait for the first SVID; 30s. */
 export function sourceTimeoutFromEnv(): number {
-  return envDuration("SPIKE_SPIFFE_SOURCE_TIMEOUT", DEFAULT_SOURCE_TIMEOUT_MS, { min: 1 });
+  return envDuration("SPIKE_SPIFFE_SOURCE_TIMEOUT", SOURCE_TIMEOUT_DEFAULT_MS, { min: 1 });
 }
 
 /** The three SVID files, or undefined when none is configured; a partial set is an error. */
@@ -108,6 +109,8 @@ export async function openIdentitySource(
     for (const [name, path] of FILE_VARS.map((v, i) => [v, Object.values(files)[i]] as const)) {
       requireAccess(name, { kind: "read", path: dirname(path) });
     }
+    // Loaded here, not at import: a program stops on a bad setting before paying for them.
+    const { createFileX509Source } = await import("../spiffe/filesource.ts");
     const source = await createFileX509Source(files, { onError: options.onError });
     return Object.assign(source, { origin: `the files ${files.certFile}, ${files.keyFile}` });
   }
@@ -121,9 +124,11 @@ export async function openIdentitySource(
       : { kind: "net", host: `${endpoint.host}:${endpoint.port}` },
   );
   if (endpoint.scheme === "unix") checkSocketPath(setting, endpoint.path);
+  const timeoutMs = sourceTimeoutFromEnv();
+  const { createX509Source } = await import("../spiffe/workloadapi/x509source.ts");
   const source = await createX509Source({
     address,
-    timeoutMs: sourceTimeoutFromEnv(),
+    timeoutMs,
     onError: options.onError as ((e: WorkloadApiError) => void) | undefined,
   });
   return Object.assign(source, { origin: `the Workload API at ${source.address}` });

@@ -39,3 +39,9 @@ Deno.test("a socket path that is a folder or a file is refused; a missing one or
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("the source timeout default is the Workload API source's", async () => {
+  const { DEFAULT_SOURCE_TIMEOUT_MS } = await import("../spiffe/workloadapi/x509source.ts");
+  const { SOURCE_TIMEOUT_DEFAULT_MS } = await import("./source.ts");
+  assert.equal(SOURCE_TIMEOUT_DEFAULT_MS, DEFAULT_SOURCE_TIMEOUT_MS);
+});
