@@ -6,10 +6,8 @@
  * @module
  */
 
-import { KEEPER_ROUTES } from "../lib/api/routes.ts";
 import { envString } from "../lib/config/env.ts";
 import { PROGRAMS } from "../lib/config/programs.ts";
-import { createDispatcher } from "../lib/http/dispatch.ts";
 import { createLogger } from "../lib/log/log.ts";
 import {
   identityFor,
@@ -19,11 +17,6 @@ import {
   runProgram,
 } from "../lib/program/program.ts";
 import { RoleSet } from "../lib/identity/roles.ts";
-import { authorizeMatching } from "../lib/tls/authorize.ts";
-import { createMtlsServer } from "../lib/tls/server.ts";
-import { keeperAuditTrail } from "./audit.ts";
-import { keeperGuard, keeperHandlers } from "./routes.ts";
-import { ShareSlot } from "./state.ts";
 
 await runProgram("keeper", async () => {
   const log = createLogger("keeper");
@@ -32,6 +25,25 @@ await runProgram("keeper", async () => {
   const listen = parseListenAddress(env, envString(env, fallback));
   requireListen(env, listen);
   const source = await identityFor("keeper", log);
+  // The server's modules are loaded once the settings are known good: a bad one (the Workload
+  // API's included) stops the Keeper before it pays for TLS and X.509.
+  const [
+    { KEEPER_ROUTES },
+    { createDispatcher },
+    { authorizeMatching },
+    { createMtlsServer },
+    { keeperAuditTrail },
+    { keeperGuard, keeperHandlers },
+    { ShareSlot },
+  ] = await Promise.all([
+    import("../lib/api/routes.ts"),
+    import("../lib/http/dispatch.ts"),
+    import("../lib/tls/authorize.ts"),
+    import("../lib/tls/server.ts"),
+    import("./audit.ts"),
+    import("./routes.ts"),
+    import("./state.ts"),
+  ]);
   const slot = new ShareSlot();
   const server = createMtlsServer({
     source,

@@ -81,6 +81,25 @@ function defaultDataDir(): string {
   return join(home, DEFAULT_DATA_DIR_IN_HOME);
 }
 
+/**
+ * Refuses a data folder that exists but is not a folder, at start: the store
+ * would fail later, after the wait for an identity, with a file-system error.
+ */
+function checkDataDir(dataDir: string): string {
+  let info: Deno.FileInfo | undefined;
+  try {
+    info = Deno.statSync(dataDir);
+  } catch {
+    // Missing (the store creates it) or not readable (the grant check says so).
+  }
+  if (info && !info.isDirectory) {
+    throw new ConfigError(
+      `SPIKE_NEXUS_DATA_DIR=${JSON.stringify(dataDir)} is invalid: it is a file, not a folder`,
+    );
+  }
+  return dataDir;
+}
+
 /** Reads and checks the configuration. */
 export function loadNexusConfig(): NexusConfig {
   const backend = parseBackend();
@@ -94,7 +113,9 @@ export function loadNexusConfig(): NexusConfig {
     ),
     backend,
     profile,
-    dataDir: envString("SPIKE_NEXUS_DATA_DIR", "") || (profile.dataDir ? defaultDataDir() : ""),
+    dataDir: profile.dataDir
+      ? checkDataDir(envString("SPIKE_NEXUS_DATA_DIR", "") || defaultDataDir())
+      : envString("SPIKE_NEXUS_DATA_DIR", ""),
     keepers,
     shares,
     threshold,

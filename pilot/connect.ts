@@ -15,15 +15,13 @@ import { describeValidation } from "./errors.ts";
 import { connectNexus, httpClientSettingsFromEnv } from "../lib/client/connect.ts";
 import type { NexusClient } from "../lib/client/nexus.ts";
 import { type Role, RoleSet } from "../lib/identity/roles.ts";
-import {
-  ENDPOINT_SOCKET_ENV,
-  endpointAddressFromEnv,
-  parseEndpointAddress,
-} from "../lib/spiffe/endpoint.ts";
+import { ENDPOINT_SOCKET_ENV, endpointAddressFromEnv } from "../lib/spiffe/endpoint.ts";
 import type { SpiffeId } from "../lib/spiffe/id.ts";
 import {
+  checkSocketPath,
   type IdentitySource,
   openIdentitySource,
+  parseEndpointSetting,
   svidFilesFromEnv,
 } from "../lib/identity/source.ts";
 import { ConfigError } from "../lib/config/env.ts";
@@ -126,10 +124,16 @@ export async function withNexus<T>(
   }
   const address = pilotEndpointAddress();
   if (!files) {
-    const endpoint = parseEndpointAddress(address);
+    let endpoint;
+    try {
+      endpoint = parseEndpointSetting("SPIFFE_ENDPOINT_SOCKET", address);
+    } catch (e) {
+      throw new CliError(errorMessage(e), Exit.config);
+    }
     if (endpoint.scheme === "unix") {
       try {
         requireAccess("SPIFFE_ENDPOINT_SOCKET", { kind: "unix-socket", path: endpoint.path });
+        checkSocketPath("SPIFFE_ENDPOINT_SOCKET", endpoint.path);
       } catch (e) {
         throw new CliError(errorMessage(e), Exit.config);
       }
