@@ -25,10 +25,11 @@ function choices(limit: ValidationError["limit"]): string {
 
 /**
  * One sentence for a person. `given` is what they typed for the field (a path or a name,
- * never a secret value), quoted back when present.
+ * never a secret value), quoted back when present; `as` is how they gave the field (a flag
+ * such as `--path-pattern`, or a file's key), when that says more than the field's name.
  */
-export function describeValidation(e: ValidationError, given?: string): string {
-  const what = FIELD_WORDS[e.field] ?? `"${e.field}"`;
+export function describeValidation(e: ValidationError, given?: string, as?: string): string {
+  const what = as ?? FIELD_WORDS[e.field] ?? `"${e.field}"`;
   const quoted = given === undefined ? "" : `: ${given}`;
   switch (e.rule) {
     case "charset":
@@ -39,6 +40,10 @@ export function describeValidation(e: ValidationError, given?: string): string {
       return `invalid ${what}${quoted} (${e.limit})`;
     case "size":
       return `the ${what} is too large (at most ${e.limit} bytes)`;
+    case "syntax":
+      return `${what} is not a valid ${e.limit} regular expression${
+        e.reason ? `: ${e.reason}` : ""
+      }`;
     case "one-of":
       return `invalid ${what}${quoted}: each must be one of ${choices(e.limit)}`;
     default:

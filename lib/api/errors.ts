@@ -67,12 +67,15 @@ export class ValidationError extends ApiError {
    * @param limit what the rule allows: a number (most bytes, exact length), a description
    *   (`"1 to 500 characters of ..."`) or the allowed choices.
    * @param detail one sentence naming the problem (and the limit).
+   * @param reason what exactly broke the rule, when the rule's checker says (e.g. RE2's syntax
+   *   error for a `syntax` failure); never a submitted secret value.
    */
   constructor(
     readonly field: string,
     readonly rule: ValidationRule,
     readonly limit: number | string | readonly string[] | undefined,
     readonly detail: string,
+    readonly reason?: string,
   ) {
     super("api_bad_request", detail);
   }
@@ -84,7 +87,8 @@ export const invalid = (
   rule: ValidationRule,
   limit: number | string | readonly string[] | undefined,
   detail: string,
-) => new ValidationError(field, rule, limit, detail);
+  reason?: string,
+) => new ValidationError(field, rule, limit, detail, reason);
 
 /** The code that goes with an HTTP status, as the reference SDK reads responses. */
 export function codeForStatus(status: number): ErrorCode | undefined {

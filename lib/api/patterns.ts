@@ -104,6 +104,7 @@ export function compilePattern(pattern: string, label = "the pattern"): Compiled
       "syntax",
       "RE2",
       `${label} is not a valid RE2 regular expression: ${problem}`,
+      problem,
     );
   }
   const compiled = new Re2Pattern(pattern, re);

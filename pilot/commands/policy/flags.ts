@@ -7,7 +7,8 @@
  * @module
  */
 
-import { ApiError } from "../../../lib/api/errors.ts";
+import { ValidationError } from "../../../lib/api/errors.ts";
+import { describeValidation } from "../../errors.ts";
 import { PERMISSIONS, validatePolicyId, validatePolicyPut } from "../../../lib/api/policies.ts";
 import type { PolicyInput } from "../../../lib/client/nexus.ts";
 import { usageError } from "../../cli.ts";
@@ -45,16 +46,16 @@ export function splitPermissions(text: string): string[] {
 }
 
 /**
- * The detail of an API validation error, without its code, with the API's
- * field name replaced by what the user typed (`--path-pattern`, or the file's
- * key) so the message points at the user's input.
+ * A validation error in the user's terms: a pattern field is named as they gave it (its flag,
+ * or its key in their file), so the message points at their input.
  */
-function detail(e: ApiError, source: Source): string {
-  const text = e.message.replace(/^api_bad_request: /, "");
-  if (source === "flags") {
-    return text.replace(/\b(spiffeidPattern|pathPattern)\b/, (f) => FLAG_OF[f]);
-  }
-  return text.replace(/\b(spiffeidPattern|pathPattern)\b/, (f) => `${f} in ${source.file}`);
+function worded(e: ValidationError, source: Source): string {
+  const as = !(e.field in FLAG_OF)
+    ? undefined
+    : source === "flags"
+    ? FLAG_OF[e.field]
+    : `${e.field} in ${source.file}`;
+  return describeValidation(e, undefined, as);
 }
 
 /**
@@ -73,7 +74,7 @@ export function checkPolicy(policy: PolicyInput, source: Source = "flags"): Poli
     const valid = validatePolicyPut(policy);
     return { ...policy, permissions: valid.permissions };
   } catch (e) {
-    if (e instanceof ApiError) throw usageError(detail(e, source));
+    if (e instanceof ValidationError) throw usageError(worded(e, source));
     throw e;
   }
 }
@@ -120,7 +121,7 @@ export function nameArgument(values: Record<string, unknown>, positionals: strin
   try {
     return validatePolicyId({ id: name });
   } catch (e) {
-    if (e instanceof ApiError) throw usageError(detail(e, "flags"));
+    if (e instanceof ValidationError) throw usageError(worded(e, "flags"));
     throw e;
   }
 }
