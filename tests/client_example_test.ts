@@ -58,7 +58,8 @@ Deno.test("a workload reads a secret with the client library and its own SVID", 
     ];
     for (const [args, code, message] of cases) {
       const r = await example(args);
-      assert.equal(r.code, code, `${args}: ${r.stderr}`);
+      // The agent's own stderr too: if the workload lost its agent, it says why.
+      assert.equal(r.code, code, `${args}: ${r.stderr}\nagent: ${stack.agent.stderr()}`);
       assert.match(r.stderr, message);
       assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
     }

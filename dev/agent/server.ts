@@ -222,6 +222,9 @@ export class DevAgent {
     served.svidStreams.add(call);
     call.on("cancelled", () => served.svidStreams.delete(call));
     call.on("close", () => served.svidStreams.delete(call));
+    // A workload that exits mid-stream must not take the agent down: an 'error' with no
+    // listener would be thrown out of the event loop.
+    call.on("error", () => served.svidStreams.delete(call));
     call.write(this.#svidMessage(served));
   }
 
@@ -230,6 +233,7 @@ export class DevAgent {
     served.bundleStreams.add(call);
     call.on("cancelled", () => served.bundleStreams.delete(call));
     call.on("close", () => served.bundleStreams.delete(call));
+    call.on("error", () => served.bundleStreams.delete(call));
     call.write(this.#bundlesMessage());
   }
 
