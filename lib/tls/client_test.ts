@@ -18,6 +18,18 @@ const KEEPER = "spiffe://example.org/spike/keeper";
 const PILOT = "spiffe://example.org/spike/pilot/role/superuser";
 const WORKLOAD = "spiffe://example.org/workload";
 
+/** A loopback port a Nexus listened on and no longer does: connecting to it is refused. */
+async function closedPort(fx: Awaited<ReturnType<typeof makeFixtures>>): Promise<number> {
+  const closed = createMtlsServer({
+    source: sourceOf(fx, fx.good.nexus),
+    authorizer: authorizeOneOf(PILOT),
+    handler: () => {},
+  });
+  const { port } = await closed.listen(0, "127.0.0.1");
+  await closed.close();
+  return port;
+}
+
 async function rejectsWith(promise: Promise<unknown>, kind: TransportErrorKind, message: RegExp) {
   await assert.rejects(promise, (e: unknown) => {
     assert.ok(e instanceof TransportError, `expected a TransportError, got ${e}`);
@@ -86,13 +98,7 @@ Deno.test("createMtlsAgent talks to SPIFFE servers by ID over loopback", async (
     });
 
     await t.step("failures are typed: refused, timeout, protocol", async () => {
-      const closed = createMtlsServer({
-        source: sourceOf(fx, fx.good.nexus),
-        authorizer: authorizeOneOf(PILOT),
-        handler: () => {},
-      });
-      const { port: freed } = await closed.listen(0, "127.0.0.1");
-      await closed.close();
+      const freed = await closedPort(fx);
       const refused = agent.postJson(`https://127.0.0.1:${freed}/`, {});
       await rejectsWith(refused, "refused", /ECONNREFUSED/);
       assert.ok(isTransient(await refused.catch((e) => e)));
@@ -192,13 +198,7 @@ Deno.test("a request is never sent twice by the runtime unless it is idempotent"
     });
 
     await t.step("refused: unsent; a fresh connection that timed out: not unsent", async () => {
-      const closed = createMtlsServer({
-        source: sourceOf(fx, fx.good.nexus),
-        authorizer: authorizeOneOf(PILOT),
-        handler: () => {},
-      });
-      const { port: freed } = await closed.listen(0, "127.0.0.1");
-      await closed.close();
+      const freed = await closedPort(fx);
       const refused = await agent.postJson(`https://127.0.0.1:${freed}/`, {}).catch((e) => e);
       assert.equal(refused.kind, "refused");
       assert.equal(refused.unsent, true);
