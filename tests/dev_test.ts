@@ -1,6 +1,7 @@
 /**
  * `deno task dev` driven as a user would: start it, put and get a secret with
- * `deno task spike`, press Ctrl-C, start it again, get the same value. It runs
+ * `deno task spike`, press Ctrl-C, start it again, get the same value, and
+ * survive the agent dying. It runs
  * in a temporary copy of the checkout (sources linked), so a developer's own
  * `.spike/` is never touched. It uses the dev stack's fixed ports, so while a
  * developer's own `deno task dev` holds them it is skipped with a note saying
@@ -51,7 +52,8 @@ async function startDev(dir: string) {
   const started = performance.now();
   await within(
     (async () => {
-      while (!out.includes("SPIKE is running")) {
+      // The banner's last line: the test reads lines printed after "SPIKE is running".
+      while (!out.includes("production keeps them offline")) {
         if (/^dev: /m.test(out)) throw new Error(out);
         await new Promise((r) => setTimeout(r, 50));
       }
@@ -59,10 +61,15 @@ async function startDev(dir: string) {
     90_000,
     "deno task dev starting",
   );
+  let stopped = false;
   return {
     seconds: (performance.now() - started) / 1000,
     output: () => out,
+    get running() {
+      return !stopped;
+    },
     async ctrlC() {
+      stopped = true;
       await run("kill", ["-INT", "--", `-${child.pid}`]); // the whole group, like a terminal
       const status = await within(child.status, 30_000, "deno task dev stopping");
       await pumps;
@@ -97,10 +104,12 @@ Deno.test({
   ignore: skip,
 }, async () => {
   const dir = await checkout();
+  const stacks: Awaited<ReturnType<typeof startDev>>[] = [];
   const spike = (args: string[], stdin?: string) =>
     run("deno", ["task", "spike", ...args], { cwd: dir, stdin, env: { NO_COLOR: "1" } });
   try {
     const first = await startDev(dir);
+    stacks.push(first);
     console.log(
       `deno task dev ready in ${first.seconds.toFixed(1)} s (first start, with Bootstrap)`,
     );
@@ -117,14 +126,34 @@ Deno.test({
     assert.equal(mode, 0o600);
 
     const second = await startDev(dir);
+    stacks.push(second);
     console.log(
       `deno task dev ready in ${second.seconds.toFixed(1)} s (restart, restoring the key)`,
     );
     const get = await spike(["secret", "get", "demo/db", "pass"]);
     assert.equal(get.code, 0, get.stderr);
     assert.equal(get.stdout, "s3cr3t");
-    assert.equal((await second.ctrlC()).code, 0);
+
+    // The agent dying (Deno's node:http2 can abort it) does not take the stack down.
+    const agentPattern = `--data-dir ${join(dir, ".spike/agent")}$`;
+    const killed = await run("pkill", ["-ABRT", "-f", "--", agentPattern]);
+    assert.equal(killed.code, 0, "found the agent process");
+    await within(
+      (async () => {
+        while (!/agent stopped \(exit 134\); starting it again/.test(second.output())) {
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      })(),
+      20_000,
+      "the stack restarting its agent",
+    );
+    const afterAgent = await spike(["secret", "get", "demo/db", "pass"]);
+    assert.equal(afterAgent.code, 0, afterAgent.stderr + second.output());
+    assert.equal(afterAgent.stdout, "s3cr3t");
+    assert.equal((await second.ctrlC()).code, 0, second.output());
   } finally {
+    // A failed assertion must not leave a stack holding the dev ports.
+    for (const stack of stacks) if (stack.running) await stack.ctrlC().catch(() => {});
     await Deno.remove(dir, { recursive: true });
   }
 });

@@ -175,3 +175,46 @@ Deno.test("FetchX509Bundles returns the trust domain's bundle; the CA survives a
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a stack's agent that dies is started again, and workloads get SVIDs from it", async () => {
+  const agent = await startAgent({ identities: [`nexus=${NEXUS}`] });
+  const client = new WorkloadApiClient(agent.address("nexus"));
+  try {
+    const before = await client.fetchX509Svid(5000);
+    agent.kill("SIGABRT");
+    const after = await within(
+      (async () => {
+        for (;;) {
+          try {
+            return await client.fetchX509Svid(2000);
+          } catch {
+            await new Promise((r) => setTimeout(r, 100));
+          }
+        }
+      })(),
+      20_000,
+      "an SVID from the restarted agent",
+    );
+    assert.equal(after.id.toString(), NEXUS);
+    assert.notDeepEqual(after.certificates[0], before.certificates[0], "a new SVID");
+    assert.match(
+      agent.stderr(),
+      /\[stack\] the agent died \(exit 134, SIGABRT\); starting it again/,
+    );
+  } finally {
+    client.close();
+    await agent.stop();
+  }
+});
+
+Deno.test("fetch x509 from a socket with no agent fails with one line, not a stack trace", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "spike-agent-" });
+  try {
+    const fetched = await fetchX509(join(dir, "none.sock"), ["--timeout", "2s"]);
+    assert.equal(fetched.code, 1, fetched.stderr);
+    assert.match(fetched.stderr, /^agent: Workload API at unix:\/\/.*none\.sock: UNAVAILABLE/);
+    assert.doesNotMatch(fetched.stderr, /TypeError|\n\s+at /);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

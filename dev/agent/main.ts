@@ -202,7 +202,7 @@ if (import.meta.main) {
     if (code >= 0) Deno.exit(code);
   } catch (e) {
     const usage = e instanceof UsageError ||
-      (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
+      String((e as { code?: unknown }).code ?? "").startsWith("ERR_PARSE_ARGS");
     console.error(`agent: ${(e as Error).message}${usage ? "\n(run with --help for usage)" : ""}`);
     Deno.exit(usage ? 2 : 1);
   }

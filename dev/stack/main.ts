@@ -210,7 +210,7 @@ async function main(): Promise<void> {
   }
 
   say("SPIKE dev stack: starting (logs in .spike/logs/)");
-  const agent = await start(
+  let agent = await start(
     "agent",
     "agent",
     {},
@@ -287,11 +287,26 @@ async function main(): Promise<void> {
   say("Note: recovery shares are kept in .spike/dev/recover so a restart keeps your data.");
   say("That is a development convenience only; production keeps them offline.");
 
-  const first = await Promise.race(running.map((c) => c.done.then(() => c)));
-  // Ctrl-C in a terminal reaches every process of the group at once: give our own
-  // handler a moment before calling a child's exit unexpected.
-  await new Promise((r) => setTimeout(r, 500));
-  if (!stopping) {
+  for (let agentRestarts = 0;;) {
+    const first = await Promise.race(running.map((c) => c.done.then(() => c)));
+    // Ctrl-C in a terminal reaches every process of the group at once: give our own
+    // handler a moment before calling a child's exit unexpected.
+    await new Promise((r) => setTimeout(r, 500));
+    if (stopping) return;
+    // Deno's node:http2 server can abort the agent on a client's RST_STREAM and GOAWAY
+    // arriving together (see lib/spiffe/workloadapi/client.ts). The programs hold their
+    // SVIDs and fetch again, so the stack starts the agent again instead of stopping.
+    if (first === agent && agentRestarts < 3) {
+      agentRestarts++;
+      const status = await first.done;
+      say(`agent stopped (exit ${status.code}); starting it again (see .spike/logs/agent.log)`);
+      first.log.close();
+      const again = await start("agent", "agent", {}, ["serve", "--data-dir", paths.agent]);
+      running[running.indexOf(first)] = again;
+      agent = again;
+      await again.waitFor(/^ready:/m, 20_000);
+      continue;
+    }
     console.error(`${first.name} stopped unexpectedly; see .spike/logs/${first.name}.log`);
     await stopAll();
     Deno.exit(1);
