@@ -78,16 +78,30 @@ export class KeeperLink {
     this.#collected.clear();
   }
 
+  /**
+   * One round of asking every Keeper. Once a key-check record exists, each share is
+   * tried as it arrives, so recovery waits for the fastest threshold of honest Keepers,
+   * not for one that never answers (its request still runs to its timeout).
+   */
   async #pollOnce(): Promise<void> {
     const { keepers, client, log, state } = this.#o;
-    const answers = await Promise.allSettled(keepers.map((k) => client.shard(k.url)));
-    answers.forEach((answer, i) => {
-      const keeper = keepers[i];
-      if (answer.status === "rejected") {
-        log.warn("keeper unreachable", { keeper: keeper.url, error: errorMessage(answer.reason) });
+    const early = await state.initialized();
+    let attempts = Promise.resolve();
+    const attempt = () => {
+      attempts = attempts.then(async () => {
+        if (state.status === "ready" || this.#collected.size < state.threshold) return;
+        const result = await state.adopt(this.#collected, "keepers");
+        if (result.outcome === "ready") this.#report(result);
+      });
+    };
+    await Promise.all(keepers.map(async (keeper) => {
+      let share: Uint8Array | null;
+      try {
+        share = await client.shard(keeper.url);
+      } catch (e) {
+        log.warn("keeper unreachable", { keeper: keeper.url, error: errorMessage(e) });
         return;
       }
-      const share = answer.value;
       if (share === null) {
         log.info("keeper holds no share yet", { keeper: keeper.url });
         return;
@@ -102,9 +116,16 @@ export class KeeperLink {
         share.fill(0);
         return;
       }
+      if (state.status === "ready") {
+        share.fill(0);
+        return;
+      }
       this.#collected.get(keeper.index)?.fill(0);
       this.#collected.set(keeper.index, share);
-    });
+      if (early) attempt();
+    }));
+    await attempts;
+    if (state.status === "ready") return;
     if (this.#collected.size < state.threshold) {
       log.info("waiting for shares", {
         have: this.#collected.size,
@@ -112,6 +133,7 @@ export class KeeperLink {
       });
       return;
     }
+    // All answers are in: one more try with every share, then say what came of it.
     this.#report(await state.adopt(this.#collected, "keepers"));
   }
 

@@ -1,0 +1,137 @@
+/**
+ * Fault drill: hostile Keepers. Three Keepers hold shares of a 2-of-3 key; one
+ * (then two) is replaced by a Keeper with a real Keeper SVID that answers with
+ * garbage, an endless body, or never. Nexus, killed with -9 and started again,
+ * must recover from the honest threshold without waiting for the bad one, name
+ * it, read no more than a bounded answer from it, and with two bad Keepers of
+ * three stay at 503 serving nothing.
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { permissionFlags } from "../launch/flags.ts";
+import { ApiResponseError } from "../lib/client/errors.ts";
+import type { NexusClient } from "../lib/client/nexus.ts";
+import { nexusAs } from "./support/clients.ts";
+import { within } from "./support/programs.ts";
+import { type Proc, Proc as ProcClass, Stack } from "./support/stack.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+
+/** Starts tests/support/hostile_keeper.ts in Keeper `i`'s place, with a Keeper's grants. */
+async function hostileKeeper(stack: Stack, i: number, mode: string): Promise<Proc> {
+  const port = stack.keeperPorts[i];
+  const socket = stack.socket("keeper");
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      ...permissionFlags("keeper", { sockets: [socket], hosts: [`127.0.0.1:${port}`] }),
+      join(ROOT, "tests/support/hostile_keeper.ts"),
+      String(port),
+      mode,
+      String(i + 1),
+    ],
+    env: { SPIFFE_ENDPOINT_SOCKET: `unix://${socket}`, NO_COLOR: "1" },
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const proc = new ProcClass(`hostile-${mode}`, child);
+  await proc.waitFor(/ready on/, 20_000, 0, "any");
+  return proc;
+}
+
+/** Reads `path` until Nexus serves it; returns how long that took. */
+async function readableWithin(nexus: NexusClient, path: string, ms: number): Promise<number> {
+  const started = performance.now();
+  await within(
+    (async () => {
+      for (;;) {
+        try {
+          await nexus.getSecret(path);
+          return;
+        } catch (e) {
+          if (!(e instanceof ApiResponseError && e.status === 503)) throw e;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+    })(),
+    ms,
+    `${path} readable`,
+  );
+  return performance.now() - started;
+}
+
+function rssKiB(pid: number): number {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  return Number(/VmRSS:\s+(\d+)/.exec(status)![1]);
+}
+
+Deno.test("hostile Keepers: Nexus recovers from the honest two, names the bad one, bounds it", async (t) => {
+  const stack = await Stack.start();
+  const pilot = await nexusAs(stack, "pilot");
+  const figures: string[] = [];
+  let bad: Proc | undefined;
+  try {
+    await pilot.nexus.putSecret("drill/keepers", { v: "1" });
+    for (const mode of ["garbage", "huge", "silent"]) {
+      await t.step(`a Keeper that answers ${mode}`, async () => {
+        await bad?.stop("SIGKILL");
+        await stack.stopKeeper(2, "SIGKILL");
+        bad = await hostileKeeper(stack, 2, mode);
+        await stack.stopNexus("SIGKILL");
+        const nexus = await stack.startNexus();
+        const rssBefore = rssKiB(nexus.pid);
+        const tookMs = await readableWithin(pilot.nexus, "drill/keepers", 30_000);
+        figures.push(`${mode} ${Math.round(tookMs)} ms`);
+        await nexus.waitFor(/root key recovered from keepers/);
+        if (mode === "silent") {
+          // Recovered before the silent Keeper's request even timed out.
+          await nexus.waitFor(/keeper unreachable[^\n]*timed out/, 20_000);
+          const text = nexus.stderr();
+          assert.ok(
+            text.indexOf("root key recovered from keepers") < text.indexOf("keeper unreachable"),
+            "recovery did not wait for the silent Keeper",
+          );
+        } else {
+          await nexus.waitFor(/"msg":"keeper unreachable"/);
+        }
+        assert.match(
+          nexus.stderr(),
+          new RegExp(`"msg":"keeper unreachable","keeper":"${stack.keeperUrls[2]}"`),
+        );
+        if (mode === "huge") {
+          assert.match(nexus.stderr(), /keeper unreachable[^\n]*exceeds 65536 bytes/);
+          const grewKiB = rssKiB(nexus.pid) - rssBefore;
+          figures.push(`huge rss +${Math.round(grewKiB / 1024)} MiB`);
+          assert.ok(grewKiB < 64 * 1024, `Nexus grew by ${grewKiB} KiB reading a huge answer`);
+        }
+      });
+    }
+
+    await t.step("two bad Keepers of three: 503, nothing served", async () => {
+      await stack.stopKeeper(1, "SIGKILL");
+      const second = await hostileKeeper(stack, 1, "garbage");
+      try {
+        await stack.stopNexus("SIGKILL");
+        const nexus = await stack.startNexus();
+        await nexus.waitFor(/waiting for shares/, 30_000);
+        for (let i = 0; i < 5; i++) {
+          await assert.rejects(pilot.nexus.getSecret("drill/keepers"), (e: unknown) => {
+            assert.ok(e instanceof ApiResponseError, String(e));
+            assert.equal(e.status, 503);
+            return true;
+          });
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      } finally {
+        await second.stop("SIGKILL");
+      }
+    });
+    console.log(`drill keepers: recovered with one hostile Keeper: ${figures.join(", ")}`);
+  } finally {
+    await bad?.stop("SIGKILL");
+    pilot.close();
+    await stack.stop();
+  }
+});
