@@ -7,6 +7,8 @@
  */
 
 import { envString } from "../lib/config/env.ts";
+import { listenerLimitsFromEnv } from "../lib/config/http_server.ts";
+import { refusalKind, Throttle } from "../lib/log/throttle.ts";
 import { PROGRAMS } from "../lib/config/programs.ts";
 import { createLogger } from "../lib/log/log.ts";
 import {
@@ -24,6 +26,7 @@ await runProgram("keeper", async () => {
   const { env, default: fallback } = PROGRAMS.keeper.listen!;
   const listen = parseListenAddress(env, envString(env, fallback));
   requireListen(env, listen);
+  const limits = listenerLimitsFromEnv();
   const source = await identityFor("keeper", log);
   // The server's modules are loaded once the settings are known good: a bad one (the Workload
   // API's included) stops the Keeper before it pays for TLS and X.509.
@@ -45,7 +48,15 @@ await runProgram("keeper", async () => {
     import("./state.ts"),
   ]);
   const slot = new ShareSlot();
+  // An attack can refuse thousands of connections a second: one line per burst.
+  const refused = new Throttle<{ reason: string; peer?: string }>(
+    10_000,
+    ({ reason, peer }, repeated) =>
+      log.warn("connection refused", { reason, peer, ...(repeated ? { repeated } : {}) }),
+    ({ reason }) => refusalKind(reason),
+  );
   const server = createMtlsServer({
+    ...limits,
     source,
     authorizer: authorizeMatching(
       (id) => roles.hasAny(id, "nexus", "bootstrap"),
@@ -58,7 +69,7 @@ await runProgram("keeper", async () => {
       onComplete: keeperAuditTrail(),
       onError: (e, c) => log.error("request failed", { trail: c.trail, error: String(e) }),
     }),
-    onRefused: (reason, peer) => log.warn("connection refused", { reason, peer }),
+    onRefused: (reason, peer) => refused.note({ reason, peer }),
     onError: (e) => log.error("server error", { error: e.message }),
   });
   const { port } = await server.listen(listen.port, listen.hostname);

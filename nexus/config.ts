@@ -7,6 +7,7 @@
 
 import { join } from "node:path";
 import { ConfigError, envDuration, envInt, envString } from "../lib/config/env.ts";
+import { type ListenerLimits, listenerLimitsFromEnv } from "../lib/config/http_server.ts";
 import { type KeeperPeer, keeperPeersFromEnv } from "../lib/config/peers.ts";
 import { DEFAULT_MAX_BODY_BYTES } from "../lib/http/body.ts";
 import { type ListenAddress, parseListenAddress } from "../lib/program/program.ts";
@@ -25,6 +26,8 @@ import { parsePgConnInfo } from "./store/postgres_conninfo.ts";
 /** Everything Nexus reads from its environment. */
 export interface NexusConfig {
   listen: ListenAddress;
+  /** Timeouts and connection caps of the listener (`SPIKE_HTTP_SERVER_*`). */
+  listener: ListenerLimits;
   backend: BackendKind;
   /** What the backend implies: its profile in `BACKENDS` (lib/config/programs.ts). */
   profile: Readonly<BackendProfile>;
@@ -111,6 +114,7 @@ export function loadNexusConfig(): NexusConfig {
       "SPIKE_NEXUS_TLS_PORT",
       envString(NEXUS_LISTEN.env, NEXUS_LISTEN.default),
     ),
+    listener: listenerLimitsFromEnv(),
     backend,
     profile,
     dataDir: profile.dataDir

@@ -13,6 +13,7 @@ import { createAuditTrail } from "../lib/log/audit.ts";
 import { createDispatcher } from "../lib/http/dispatch.ts";
 import type { X509Source } from "../lib/spiffe/source.ts";
 import { authorizeAny } from "../lib/tls/authorize.ts";
+import { refusalKind, Throttle } from "../lib/log/throttle.ts";
 import { createMtlsServer, type MtlsServer } from "../lib/tls/server.ts";
 import { nexusGuard } from "./auth/guard.ts";
 import type { BackendProfile } from "./config.ts";
@@ -71,7 +72,15 @@ export function createNexusServer(ctx: NexusContext, source: X509Source): MtlsSe
   const handlers = nexusHandlers(ctx);
   const routes = servedRoutes(ctx.config.profile);
   const audit = createAuditTrail("nexus");
+  // An attack can refuse thousands of connections a second: one line per burst.
+  const refused = new Throttle<{ reason: string; peer?: string }>(
+    10_000,
+    ({ reason, peer }, repeated) =>
+      ctx.log.warn("connection refused", { reason, peer, ...(repeated ? { repeated } : {}) }),
+    ({ reason }) => refusalKind(reason),
+  );
   return createMtlsServer({
+    ...ctx.config.listener,
     source,
     authorizer: authorizeAny(),
     handler: createDispatcher({
@@ -84,7 +93,7 @@ export function createNexusServer(ctx: NexusContext, source: X509Source): MtlsSe
       onError: (e, c) =>
         ctx.log.error("request failed", { trail: c.trail, route: c.route, error: String(e) }),
     }),
-    onRefused: (reason, peer) => ctx.log.warn("connection refused", { reason, peer }),
+    onRefused: (reason, peer) => refused.note({ reason, peer }),
     onError: (e) => ctx.log.error("server error", { error: e.message }),
   });
 }

@@ -5,6 +5,7 @@
  * a stranger through, fails this test.
  */
 
+import { LISTENER_DEFAULTS } from "../lib/config/http_server.ts";
 import assert from "node:assert/strict";
 import { ApiError } from "../lib/api/errors.ts";
 import { NEXUS_ROUTES, type NexusRouteName } from "../lib/api/routes.ts";
@@ -53,6 +54,7 @@ const SAMPLE_BODIES: Record<NexusRouteName, unknown> = {
 
 const CONFIG: NexusConfig = {
   listen: { hostname: "127.0.0.1", port: 0 },
+  listener: LISTENER_DEFAULTS,
   backend: "kv",
   profile: BACKENDS.kv,
   dataDir: "",

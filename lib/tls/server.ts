@@ -68,6 +68,10 @@ export interface MtlsServerOptions {
   handshakeTimeoutMs?: number;
   /** Largest accepted request head, in bytes. Default 16 KiB. */
   maxHeaderSize?: number;
+  /** Most open connections in all (0: no cap). Default {@link DEFAULT_CAPS}. */
+  maxConnections?: number;
+  /** Most open connections from one IP address (0: no cap). Default {@link DEFAULT_CAPS}. */
+  maxConnectionsPerAddress?: number;
   /** Told about every refused connection or request (`peer`: the claimed ID, if known). */
   onRefused?: (reason: string, peer?: string) => void;
   /** Told about handler failures and failed certificate rotations. */
@@ -84,6 +88,12 @@ export interface MtlsServer {
    */
   close(): Promise<void>;
 }
+
+/**
+ * Connection caps unless told otherwise: enough for a fleet behind one load balancer
+ * address, few enough that idle sockets cannot exhaust the process's file descriptors.
+ */
+export const DEFAULT_CAPS = { total: 4096, perAddress: 1024 } as const;
 
 /** Upper bound on how long {@link MtlsServer.close} waits for in-flight requests. */
 export const CLOSE_GRACE_MS = 5_000;
@@ -132,7 +142,10 @@ export function createMtlsServer(options: MtlsServerOptions): MtlsServer {
       options.onError?.(e instanceof Error ? e : new Error(String(e)));
     } catch { /* idem */ }
   };
-  const connections = new ConnectionTracker();
+  const connections = new ConnectionTracker({
+    total: options.maxConnections ?? DEFAULT_CAPS.total,
+    perAddress: options.maxConnectionsPerAddress ?? DEFAULT_CAPS.perAddress,
+  });
 
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     const socket = req.socket as TLSSocket;
@@ -167,7 +180,18 @@ export function createMtlsServer(options: MtlsServerOptions): MtlsServer {
   server.requestTimeout = config.requestTimeout!;
   server.keepAliveTimeout = options.idleTimeoutMs ?? 30_000;
 
-  server.on("connection", (socket: Socket) => connections.accepted(socket));
+  server.on("connection", (socket: Socket) => {
+    const over = connections.accepted(socket);
+    if (!over) return;
+    // Closed before the handshake: the peer costs no TLS work and learns nothing.
+    socket.destroy();
+    refuse(
+      over === "total"
+        ? `too many connections (${connections.caps.total} open)`
+        : `too many connections from ${socket.remoteAddress} ` +
+          `(${connections.caps.perAddress} open)`,
+    );
+  });
   server.on("tlsClientError", (err: Error) => refuse(`TLS handshake failed: ${err.message}`));
   // Prepended: runs before the HTTP layer's own listener, so a refused peer sends nothing.
   server.prependListener("secureConnection", (socket: TLSSocket) => {

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import net from "node:net";
 import tls from "node:tls";
 import type { SpiffeId } from "../spiffe/id.ts";
 import { parseX509Svid } from "../spiffe/x509svid.ts";
@@ -177,5 +178,54 @@ Deno.test("createMtlsServer verifies, authorizes and serves peers over loopback"
   } finally {
     await server.close();
     await fx.pki.cleanup();
+  }
+});
+
+Deno.test("connections over a cap are closed before their handshake; others are served", async () => {
+  const fx = await makeFixtures();
+  const refusals: string[] = [];
+  const server = createMtlsServer({
+    source: sourceOf(fx, fx.good.nexus),
+    authorizer: authorizeOneOf(PILOT),
+    handler: (_req, res) => {
+      res.writeHead(200).end("ok");
+    },
+    maxConnections: 5,
+    maxConnectionsPerAddress: 3,
+    onRefused: (reason) => refusals.push(reason),
+  });
+  const { port } = await server.listen(0, "127.0.0.1");
+  const held: net.Socket[] = [];
+  /** A raw TCP connection from `from`; resolves true if the server closed it at once. */
+  const openFrom = (from: string) =>
+    new Promise<boolean>((resolve) => {
+      const socket = net.connect({ host: "127.0.0.1", port, localAddress: from });
+      held.push(socket);
+      socket.on("error", () => {});
+      socket.on("close", () => resolve(true));
+      socket.on("connect", () => setTimeout(() => resolve(false), 300));
+    });
+  try {
+    // One address: three held, the fourth closed at once.
+    const fromOne = await Promise.all([1, 2, 3, 4].map(() => openFrom("127.0.0.2")));
+    assert.deepEqual(fromOne.filter(Boolean).length, 1, JSON.stringify(fromOne));
+    assert.ok(refusals.some((r) => /too many connections from 127\.0\.0\.2 \(3 open\)/.test(r)));
+    // Another address is still served, with a real request.
+    const out = await exchange(fx, port, fx.good.pilotViaInter);
+    assert.match(out.text, /^HTTP\/1\.1 200 /);
+    // In all: 3 held + 2 more from a third address fill it; the next is closed.
+    assert.deepEqual(await Promise.all([openFrom("127.0.0.3"), openFrom("127.0.0.3")]), [
+      false,
+      false,
+    ]);
+    assert.equal(await openFrom("127.0.0.4"), true);
+    assert.ok(refusals.some((r) => /too many connections \(5 open\)/.test(r)), refusals.join());
+    // Freed places are given again.
+    for (const s of held.splice(0)) s.destroy();
+    await new Promise((r) => setTimeout(r, 100));
+    assert.match((await exchange(fx, port, fx.good.pilotViaInter)).text, /^HTTP\/1\.1 200 /);
+  } finally {
+    for (const s of held) s.destroy();
+    await server.close();
   }
 });
