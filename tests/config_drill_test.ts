@@ -26,7 +26,8 @@
  * SPIKE_BOOTSTRAP_FORCE, SPIKE_BOOTSTRAP_KEEPER_TIMEOUT, _KEEPER_MAX_RETRIES,
  * _KEEPER_RETRY_INITIAL_INTERVAL, _KEEPER_RETRY_MAX_INTERVAL,
  * SPIKE_BOOTSTRAP_INIT_VERIFICATION_TIMEOUT, SPIKE_BOOTSTRAP_TIMEOUT,
- * SPIKE_HTTP_CLIENT_TIMEOUT, SPIKE_SYSTEM_LOG_LEVEL (Nexus, Keeper, Bootstrap; Pilot
+ * SPIKE_HTTP_CLIENT_TIMEOUT, SPIKE_HTTP_SERVER_READ_HEADER_TIMEOUT,
+ * SPIKE_HTTP_SERVER_MAX_CONNECTIONS(_PER_PEER), SPIKE_SYSTEM_LOG_LEVEL (Nexus, Keeper, Bootstrap; Pilot
  * writes no log and does not read it).
  * Not checkable at start: SPIKE_NEXUS_DB_PASSWORD_FILE (read when the pool
  * connects), SPIKE_PILOT_RECOVERY_DIR (used by `operator recover` only),
@@ -47,7 +48,9 @@ const DENO_DIR = Deno.env.get("DENO_DIR") ?? join(Deno.env.get("HOME") ?? "/root
  * what is asserted is that no start comes near hanging.
  */
 const PROMISE_MS = 1000;
-const HANG_MS = 5000;
+// Far from the promise, far from forever: a busy CI machine running other drills in parallel
+// has made a one-second exit take six.
+const HANG_MS = 10_000;
 const PASSWORD = "hunter2-Sekr3t";
 
 interface Case {
@@ -209,6 +212,21 @@ const CASES: Case[] = [
     env: nexus({ SPIKE_NEXUS_KEEPER_UPDATE_INTERVAL: "-5m" }),
   },
   // Limits
+  {
+    program: "nexus",
+    variable: "SPIKE_HTTP_SERVER_READ_HEADER_TIMEOUT",
+    env: nexus({ SPIKE_HTTP_SERVER_READ_HEADER_TIMEOUT: "10" }),
+  },
+  {
+    program: "keeper",
+    variable: "SPIKE_HTTP_SERVER_MAX_CONNECTIONS_PER_PEER",
+    env: withSocket({ SPIKE_HTTP_SERVER_MAX_CONNECTIONS_PER_PEER: "lots" }),
+  },
+  {
+    program: "nexus",
+    variable: "SPIKE_HTTP_SERVER_MAX_CONNECTIONS",
+    env: nexus({ SPIKE_HTTP_SERVER_MAX_CONNECTIONS: "-3" }),
+  },
   {
     program: "nexus",
     variable: "SPIKE_NEXUS_MAX_SECRET_VERSIONS",
@@ -395,7 +413,7 @@ interface Outcome {
 }
 
 /** A run that has not stopped after this long is killed and counted as a failure. */
-const GIVE_UP_MS = 8_000;
+const GIVE_UP_MS = 20_000;
 
 /** Kills `pid` and what it started (`deno task` leaves the program as its child). */
 function killTree(pid: number): void {
@@ -548,14 +566,17 @@ Deno.test("config drill: every invalid setting stops the program at once with on
       assert.equal(launcher.code, 0, `the launcher failed for ${c.variable}: ${launcher.stderr}`);
       let taskRun = await timed(viaTask(c));
       let task = check(c, "via deno task", taskRun, baseMs + launcher.ms, 1);
-      if (typeof task === "string" && task.includes(" took ")) {
+      // A run killed at GIVE_UP_MS printed nothing: a slow run too, tried once more.
+      const slow = (r: string | number) =>
+        typeof r === "string" && (r.includes(" took ") || r.endsWith("nothing on stderr"));
+      if (slow(task)) {
         retried++;
         taskRun = await timed(viaTask(c));
         task = check(c, "via deno task", taskRun, baseMs + launcher.ms, 1);
       }
       let handRun = await hand();
       let byHand = check(c, "via deno run", handRun, baseMs, 1);
-      if (typeof byHand === "string" && byHand.includes(" took ")) {
+      if (slow(byHand)) {
         retried++;
         handRun = await hand();
         byHand = check(c, "via deno run", handRun, baseMs, 1);
