@@ -31,13 +31,37 @@ export async function runProgram(program: string, main: () => Promise<void>): Pr
 
 export { type ListenAddress, parseListenAddress } from "../config/listen.ts";
 
+/** How often a Workload API outage that goes on is told again. */
+const REMIND_MS = 10 * 60_000;
+
 /**
  * Connects to the Workload API and checks that this program's SVID has
  * `role`; otherwise stops with a message naming the ID it got.
  */
 export async function identityFor(role: Role, log: Logger): Promise<IdentitySource> {
-  const source = await openIdentitySource({
-    onError: (e) => log.warn("identity source", { error: e.message }),
+  // An outage of the Workload API is told once (and again every REMIND_MS while it lasts),
+  // not at every retry; its end is told too. Meanwhile the SVID held keeps serving.
+  let source: IdentitySource | undefined;
+  let outage: { failures: number; toldAt: number } | undefined;
+  const onError = (e: Error) => {
+    if (outage) {
+      outage.failures++;
+      if (Date.now() - outage.toldAt < REMIND_MS) return;
+    }
+    outage = { failures: outage?.failures ?? 1, toldAt: Date.now() };
+    const held = source?.getX509Svid();
+    log.warn("identity source unavailable; retrying with backoff", {
+      error: e.message,
+      failures: outage.failures,
+      ...(held ? { servingWithSvidValidUntil: held.notAfter.toISOString() } : {}),
+    });
+  };
+  source = await openIdentitySource({ onError });
+  outage = undefined; // waiting for the first SVID is the start's business, and it is over
+  source.onUpdate(() => {
+    if (!outage) return;
+    log.notice("identity source back", { failures: outage.failures });
+    outage = undefined;
   });
   const id = source.getX509Svid().id;
   if (!hasRole(id, role)) {

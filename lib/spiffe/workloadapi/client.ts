@@ -69,8 +69,13 @@ export function linearBackoff(stepMs = 1000, maxMs = 30_000): Backoff {
 
 const ServiceClient = grpc.makeGenericClientConstructor(workloadApiService, "SpiffeWorkloadAPI");
 
-/** Status codes after which a watch stops instead of retrying. */
-const FATAL_CODES = new Set([grpc.status.INVALID_ARGUMENT, grpc.status.CANCELLED]);
+/**
+ * Status codes after which a watch stops instead of retrying. Not CANCELLED: go-spiffe
+ * stops on it because in Go it means the caller's own context, but grpc-js also reports a
+ * server that shuts its streams down (an agent restarting) as CANCELLED, and a watch that
+ * stopped then would never see another SVID. Our own cancel ends the watch by its signal.
+ */
+const FATAL_CODES = new Set([grpc.status.INVALID_ARGUMENT]);
 
 /**
  * How long {@link WorkloadApiClient.close} holds the connection's GOAWAY back after a

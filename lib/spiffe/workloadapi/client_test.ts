@@ -167,6 +167,32 @@ Deno.test("WorkloadApiClient over a unix socket", async (t) => {
       assert.notDeepEqual(updates[0].svids[0].certificates[0], updates[1].svids[0].certificates[0]);
     });
 
+    await t.step(
+      "a server that cancels the stream (an agent restarting) is watched again",
+      async () => {
+        let calls = 0;
+        handlers.onSvid = (call) => {
+          calls++;
+          if (calls === 1) fail(call, grpc.status.CANCELLED, "agent shutting down");
+          else call.write(first);
+        };
+        const errors: WorkloadApiError[] = [];
+        const abort = new AbortController();
+        let updated!: () => void;
+        const gotUpdate = new Promise<void>((r) => updated = r);
+        const watch = client.watchX509Context(
+          { onUpdate: () => updated(), onError: (e) => errors.push(e) },
+          abort.signal,
+          { next: () => 10, reset: () => {} },
+        );
+        await within(gotUpdate, 5000, "an update after the server's cancel");
+        abort.abort();
+        await within(watch, 5000, "the watch to stop on abort");
+        assert.equal(calls, 2);
+        assert.equal(errors[0]?.code, grpc.status.CANCELLED);
+      },
+    );
+
     await t.step("INVALID_ARGUMENT ends a watch with that error", async () => {
       handlers.onSvid = (call) =>
         fail(call, grpc.status.INVALID_ARGUMENT, "security header missing from request");
