@@ -4,6 +4,7 @@ import { LISTENER_DEFAULTS, listenerLimitsFromEnv } from "./http_server.ts";
 
 const NAMES = [
   "SPIKE_HTTP_SERVER_READ_HEADER_TIMEOUT",
+  "SPIKE_HTTP_SERVER_REQUEST_TIMEOUT",
   "SPIKE_HTTP_SERVER_MAX_CONNECTIONS",
   "SPIKE_HTTP_SERVER_MAX_CONNECTIONS_PER_PEER",
 ];
@@ -28,6 +29,7 @@ Deno.test("listener limits: defaults, upstream's header timeout also bounding th
     assert.deepEqual(listenerLimitsFromEnv(), {
       handshakeTimeoutMs: 2000,
       headersTimeoutMs: 2000,
+      requestTimeoutMs: 60_000,
       maxConnections: 0,
       maxConnectionsPerAddress: 50,
     }));
@@ -39,6 +41,7 @@ Deno.test("listener limits: a bad value names the variable", () => {
       ["SPIKE_HTTP_SERVER_READ_HEADER_TIMEOUT", "10", /SPIKE_HTTP_SERVER_READ_HEADER_TIMEOUT="10"/],
       ["SPIKE_HTTP_SERVER_READ_HEADER_TIMEOUT", "1ms", /at least 100ms/],
       ["SPIKE_HTTP_SERVER_MAX_CONNECTIONS", "many", /whole number/],
+      ["SPIKE_HTTP_SERVER_REQUEST_TIMEOUT", "1s", /must not be below SPIKE_HTTP_SERVER_READ/],
       ["SPIKE_HTTP_SERVER_MAX_CONNECTIONS_PER_PEER", "-1", /from 0/],
     ] as const
   ) {
