@@ -8,6 +8,7 @@
 import type { Logger } from "../lib/log/log.ts";
 import type { RoleSet } from "../lib/identity/roles.ts";
 import type { NexusConfig } from "./config.ts";
+import type { KeeperProbe } from "./state/keeper_probe.ts";
 import type { KeeperLink } from "./state/keepers.ts";
 import type { Policies } from "./state/policies.ts";
 import type { RestoreCollector } from "./state/restore.ts";
@@ -28,5 +29,7 @@ export interface NexusContext {
   readonly restore: RestoreCollector;
   /** Present when the backend works with Keepers (its profile says so). */
   readonly keepers: KeeperLink | undefined;
+  /** Asks the Keepers how they are, for status and metrics (absent without Keepers). */
+  readonly keeperProbe?: KeeperProbe;
   readonly log: Logger;
 }

@@ -15,6 +15,7 @@ import { createMtlsAgent } from "../lib/tls/client.ts";
 import { loadNexusConfig } from "./config.ts";
 import type { NexusContext } from "./context.ts";
 import { createNexusServer } from "./server.ts";
+import { DEFAULT_PROBE_TIMEOUT_MS, KeeperProbe } from "./state/keeper_probe.ts";
 import { KeeperLink } from "./state/keepers.ts";
 import { Policies } from "./state/policies.ts";
 import { RestoreCollector } from "./state/restore.ts";
@@ -63,6 +64,8 @@ await runProgram("nexus", async () => {
     log,
     updateIntervalMs: config.keeperUpdateIntervalMs,
   });
+  const keeperProbe = agent &&
+    new KeeperProbe(config.keepers, new KeeperClient(agent, DEFAULT_PROBE_TIMEOUT_MS));
   if (!config.profile.keepers) {
     state.useRandomKey();
     log.warn("in-memory mode: no SPIKE Keepers, nothing persisted; not for production");
@@ -73,6 +76,7 @@ await runProgram("nexus", async () => {
     roles,
     store,
     keepers,
+    keeperProbe,
     log,
     secrets: new Secrets(store, () => state.key("secrets"), () => config.maxSecretVersions),
     policies: new Policies(store, () => state.key("policies")),

@@ -23,6 +23,7 @@ import { operatorHandlers } from "./routes/operator.ts";
 import { policyHandlers } from "./routes/policies.ts";
 import type { NexusRoute } from "./routes/route.ts";
 import { secretHandlers } from "./routes/secrets.ts";
+import { statusHandlers } from "./routes/status.ts";
 
 /**
  * Every route's handler. The type makes a route without a handler a compile
@@ -35,6 +36,7 @@ export function nexusHandlers(ctx: NexusContext): Record<NexusRouteName, NexusRo
     ...secretHandlers(ctx),
     ...policyHandlers(ctx),
     ...cipherHandlers(ctx),
+    ...statusHandlers(ctx),
   };
 }
 

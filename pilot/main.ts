@@ -10,6 +10,7 @@ import { operatorCommands } from "./commands/operator.ts";
 import { policyCommands } from "./commands/policy/mod.ts";
 import { runCommand } from "./commands/run.ts";
 import { secretCommands } from "./commands/secret/mod.ts";
+import { statusCommand } from "./commands/status.ts";
 import { VERSION } from "../lib/program/version.ts";
 
 /** The variables Pilot reads, for `spike --help` (the README's Configuration has them all). */
@@ -40,6 +41,7 @@ const root = {
     policyCommands,
     cipherCommands,
     operatorCommands,
+    statusCommand,
     runCommand,
     {
       name: "version",
