@@ -5,12 +5,14 @@
  * @module
  */
 
-import { join } from "node:path";
+import { isAbsolute, join } from "node:path";
 import { ConfigError, envDuration, envInt, envString } from "../lib/config/env.ts";
 import { type KeeperPeer, keeperPeersFromEnv } from "../lib/config/peers.ts";
 import { DEFAULT_MAX_BODY_BYTES } from "../lib/http/body.ts";
 import { type ListenAddress, parseListenAddress } from "../lib/program/program.ts";
 import { shamirFromEnv } from "../lib/config/shamir.ts";
+import { METRICS_PORT_ENV, parseMetricsAddress } from "../lib/config/metrics.ts";
+import { AUDIT_FILE_ENV } from "../lib/log/audit.ts";
 import {
   type BackendKind,
   type BackendProfile,
@@ -45,6 +47,10 @@ export interface NexusConfig {
   maxSecretVersions: number;
   /** Set for the postgres backend only. */
   postgres?: PostgresSettings;
+  /** Where to serve Prometheus metrics (`SPIKE_NEXUS_METRICS_PORT`); unset: no metrics listener. */
+  metrics?: ListenAddress;
+  /** The durable audit file (`SPIKE_NEXUS_AUDIT_FILE`, an absolute path); unset: stderr only. */
+  auditFile?: string;
 }
 
 const NEXUS_LISTEN = PROGRAMS.nexus.listen!;
@@ -100,6 +106,17 @@ function checkDataDir(dataDir: string): string {
   return dataDir;
 }
 
+function auditFileFromEnv(): string | undefined {
+  const path = envString(AUDIT_FILE_ENV, "");
+  if (path === "") return undefined;
+  if (!isAbsolute(path)) {
+    throw new ConfigError(
+      `${AUDIT_FILE_ENV}=${JSON.stringify(path)} is invalid: give an absolute path`,
+    );
+  }
+  return path;
+}
+
 /** Reads and checks the configuration. */
 export function loadNexusConfig(): NexusConfig {
   const backend = parseBackend();
@@ -129,6 +146,8 @@ export function loadNexusConfig(): NexusConfig {
     maxSecretVersions: envInt("SPIKE_NEXUS_MAX_SECRET_VERSIONS", 10, { min: 1, max: 1000 }),
     busyTimeoutMs: envInt("SPIKE_NEXUS_DB_BUSY_TIMEOUT_MS", 5000, { min: 1 }),
     postgres: backend === "postgres" ? postgresFromEnv() : undefined,
+    metrics: parseMetricsAddress(envString(METRICS_PORT_ENV, "")),
+    auditFile: auditFileFromEnv(),
   };
 }
 
