@@ -185,7 +185,8 @@ function nexus(b: Builder): void {
   const metrics = attempt(() => parseMetricsAddress(b.get(METRICS_PORT_ENV)));
   if (metrics) b.reach.hosts.push(netHost(metrics.hostname, metrics.port));
   const audit = b.get(AUDIT_FILE_ENV);
-  if (audit) b.reach.writes.push(b.path(audit));
+  // Read too: Nexus checks that it is a regular file of mode 0600.
+  if (audit) b.reach.folders.push(b.path(audit));
   const backend = (b.get("SPIKE_NEXUS_BACKEND_STORE") ?? "kv").toLowerCase();
   if (!Object.hasOwn(BACKENDS, backend)) return;
   if (backend !== "memory") b.keepers();

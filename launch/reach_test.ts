@@ -183,16 +183,19 @@ Deno.test("Nexus's metrics listener and audit file are granted when set, and onl
     }),
   );
   assert.deepEqual(reach.hosts, ["0.0.0.0:8553", "127.0.0.1:9090"]);
-  assert.deepEqual(reach.writes, ["/var/log/spike/audit.log"]);
-  assert.ok(
-    permissionFlags("nexus", reach).some((f) =>
-      f.startsWith("--allow-write=") && f.includes("/var/log/spike/audit.log")
-    ),
-  );
+  assert.ok(reach.folders!.includes("/var/log/spike/audit.log"));
+  for (const kind of ["read", "write"]) {
+    assert.ok(
+      permissionFlags("nexus", reach).some((f) =>
+        f.startsWith(`--allow-${kind}=`) && f.includes("/var/log/spike/audit.log")
+      ),
+      kind,
+    );
+  }
   const exposed = reachFor("nexus", config({ SPIKE_NEXUS_METRICS_PORT: "0.0.0.0:9100" }));
   assert.ok(exposed.hosts!.includes("0.0.0.0:9100"));
   const off = reachFor("nexus", config({}));
-  assert.deepEqual([off.hosts, off.writes], [["0.0.0.0:8553"], []]);
+  assert.deepEqual([off.hosts, off.folders], [["0.0.0.0:8553"], ["/home/op/.spike/data"]]);
   // A setting that does not parse grants nothing; Nexus then stops on it.
   assert.deepEqual(reachFor("nexus", config({ SPIKE_NEXUS_METRICS_PORT: ":9090" })).hosts, [
     "0.0.0.0:8553",

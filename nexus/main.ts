@@ -51,7 +51,13 @@ await runProgram("nexus", async () => {
   }
   requireListen("SPIKE_NEXUS_TLS_PORT", config.listen);
   if (config.metrics) requireListen("SPIKE_NEXUS_METRICS_PORT", config.metrics);
-  if (config.auditFile) requireAccess(AUDIT_FILE_ENV, { kind: "write", path: config.auditFile });
+  if (config.auditFile) {
+    requireAccess(
+      AUDIT_FILE_ENV,
+      { kind: "read", path: config.auditFile },
+      { kind: "write", path: config.auditFile },
+    );
+  }
   // Opened before anything is served: no request may go unrecorded.
   const auditFile = config.auditFile === undefined
     ? undefined
