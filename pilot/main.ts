@@ -4,7 +4,8 @@
  * @module
  */
 
-import { runCli } from "./cli.ts";
+import { type CommandGroup, runCli } from "./cli.ts";
+import { completionCommand } from "./commands/completion.ts";
 import { cipherCommands } from "./commands/cipher/mod.ts";
 import { operatorCommands } from "./commands/operator.ts";
 import { policyCommands } from "./commands/policy/mod.ts";
@@ -31,7 +32,7 @@ const ENVIRONMENT = `Environment:
 Exit codes: 0 ok, 1 other failure, 2 usage, 3 not found, 4 unauthorized or no identity,
 5 Nexus refused the input, 6 Nexus not ready or unreachable, 7 configuration or a local file.`;
 
-const root = {
+const root: CommandGroup = {
   name: "spike",
   summary: `SPIKE Pilot ${VERSION}: manage secrets, policies and the root key of SPIKE Nexus`,
   version: VERSION,
@@ -43,6 +44,7 @@ const root = {
     operatorCommands,
     statusCommand,
     runCommand,
+    completionCommand(() => root),
     {
       name: "version",
       summary: "Print the version",
