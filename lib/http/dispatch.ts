@@ -109,7 +109,8 @@ export interface Completion {
  * before the answer is sent (a throw: the answer becomes a 500).
  */
 export interface DurableAudit {
-  request(completion: Readonly<Completion>): Promise<void>;
+  /** The request as it arrived: the completion record without status, code or duration. */
+  request(arrival: Readonly<Omit<Completion, "status" | "durationMs">>): Promise<void>;
   response(completion: Readonly<Completion>): Promise<void>;
 }
 
@@ -203,7 +204,8 @@ export function createDispatcher<Name extends string, Rule>(
       const found = findRoute(options.routes, url.pathname, action);
       if (options.audit) {
         try {
-          await options.audit.request({ ...completion, route: found?.name ?? null });
+          const { status: _status, durationMs: _duration, ...arrival } = completion;
+          await options.audit.request({ ...arrival, route: found?.name ?? null });
         } catch (e) {
           auditFailed = true;
           throw e;

@@ -20,7 +20,11 @@ const encoder = new TextEncoder();
 export const AUDIT_FILE_ENV = "SPIKE_NEXUS_AUDIT_FILE";
 
 /** The JSON line of one audit record. */
-export function auditLine(component: string, completion: Completion, phase?: string): string {
+export function auditLine(
+  component: string,
+  completion: Readonly<Partial<Completion>>,
+  phase?: string,
+): string {
   const head = phase === undefined
     ? { time: new Date().toISOString(), audit: true, component }
     : { time: new Date().toISOString(), audit: true, component, phase };
