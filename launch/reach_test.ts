@@ -200,4 +200,6 @@ Deno.test("Nexus's metrics listener and audit file are granted when set, and onl
   assert.deepEqual(reachFor("nexus", config({ SPIKE_NEXUS_METRICS_PORT: ":9090" })).hosts, [
     "0.0.0.0:8553",
   ]);
+  const relative = reachFor("nexus", config({ SPIKE_NEXUS_AUDIT_FILE: "audit.log" }));
+  assert.deepEqual(relative.folders, ["/home/op/.spike/data"]);
 });

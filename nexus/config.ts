@@ -5,14 +5,14 @@
  * @module
  */
 
-import { isAbsolute, join } from "node:path";
+import { join } from "node:path";
 import { ConfigError, envDuration, envInt, envString } from "../lib/config/env.ts";
 import { type KeeperPeer, keeperPeersFromEnv } from "../lib/config/peers.ts";
 import { DEFAULT_MAX_BODY_BYTES } from "../lib/http/body.ts";
 import { type ListenAddress, parseListenAddress } from "../lib/program/program.ts";
 import { shamirFromEnv } from "../lib/config/shamir.ts";
 import { METRICS_PORT_ENV, parseMetricsAddress } from "../lib/config/metrics.ts";
-import { AUDIT_FILE_ENV } from "../lib/log/audit.ts";
+import { AUDIT_FILE_ENV, parseAuditFile } from "../lib/config/audit_file.ts";
 import {
   type BackendKind,
   type BackendProfile,
@@ -106,17 +106,6 @@ function checkDataDir(dataDir: string): string {
   return dataDir;
 }
 
-function auditFileFromEnv(): string | undefined {
-  const path = envString(AUDIT_FILE_ENV, "");
-  if (path === "") return undefined;
-  if (!isAbsolute(path)) {
-    throw new ConfigError(
-      `${AUDIT_FILE_ENV}=${JSON.stringify(path)} is invalid: give an absolute path`,
-    );
-  }
-  return path;
-}
-
 /** Reads and checks the configuration. */
 export function loadNexusConfig(): NexusConfig {
   const backend = parseBackend();
@@ -147,7 +136,7 @@ export function loadNexusConfig(): NexusConfig {
     busyTimeoutMs: envInt("SPIKE_NEXUS_DB_BUSY_TIMEOUT_MS", 5000, { min: 1 }),
     postgres: backend === "postgres" ? postgresFromEnv() : undefined,
     metrics: parseMetricsAddress(envString(METRICS_PORT_ENV, "")),
-    auditFile: auditFileFromEnv(),
+    auditFile: parseAuditFile(envString(AUDIT_FILE_ENV, "")),
   };
 }
 

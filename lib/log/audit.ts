@@ -16,8 +16,7 @@ import type { Completion } from "../http/dispatch.ts";
 
 const encoder = new TextEncoder();
 
-/** The variable naming Nexus's audit file. */
-export const AUDIT_FILE_ENV = "SPIKE_NEXUS_AUDIT_FILE";
+export { AUDIT_FILE_ENV } from "../config/audit_file.ts";
 
 /** The JSON line of one audit record. */
 export function auditLine(
