@@ -120,7 +120,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "zsh: the script parses, and its helpers answer in zsh",
+  name: "zsh: the script parses; its helpers and completion function answer in zsh",
   ignore: !(await has("zsh")),
   fn: async () => {
     const file = await script("zsh");
@@ -140,5 +140,29 @@ Deno.test({
       "human json yaml",
       `PATH intact: ${(await run("sh", ["-c", "command -v ls"])).stdout.trim()}`,
     ]);
+
+    // The completion function itself, with zsh's completion builtins stood in for (outside a
+    // completion widget they do not exist): what it would offer, in zsh's own words array.
+    const offer = async (line: string) => {
+      const words = line.split(" ");
+      const program = [
+        "compdef() { :; }",
+        'compadd() { while [[ $1 == -* && $1 != -- ]]; do shift; done; [[ $1 == -- ]] && shift; print -l -- "$@"; }',
+        '_files() { print -- "<files>"; }',
+        `source ${file}`,
+        `words=(${words.map((w) => `'${w}'`).join(" ")})`,
+        `CURRENT=${words.length}`,
+        `PREFIX='${words.at(-1)}'`,
+        "_spike",
+      ].join("\n");
+      const out = await run("zsh", ["-f", "-c", program]);
+      assert.equal(out.code, 0, out.stderr);
+      return out.stdout.split("\n").filter((w) => w !== "");
+    };
+    assert.ok((await offer("spike ")).includes("completion"));
+    assert.deepEqual(await offer("spike secret metadata "), ["get"]);
+    assert.deepEqual(await offer("spike status -f "), ["human", "json", "yaml"]);
+    assert.ok((await offer("spike secret get --")).includes("--version"));
+    assert.deepEqual(await offer("spike secret get "), ["<files>"]);
   },
 });
