@@ -2,9 +2,10 @@
  * `spike completion bash|zsh|fish`, end to end: the script comes from the
  * real `spike` (started as the launcher starts it) and is loaded by the real
  * shell; bash's completion function is called as bash calls it on <Tab>,
- * fish's `complete -C` completes a command line itself, and zsh's helpers
- * (shared with bash) answer in zsh. zsh and fish tests run when the shells
- * are installed (Debian: zsh, fish).
+ * fish's `complete -C` completes a command line itself, and zsh runs its
+ * completion function with the completion builtins (which exist only inside
+ * a completion widget) stood in for. zsh and fish tests run when the shells
+ * are installed (Debian: zsh, fish; CI installs them).
  */
 
 import assert from "node:assert/strict";
