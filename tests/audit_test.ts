@@ -67,7 +67,8 @@ Deno.test("the audit file: two records per request, 0600, no values", async () =
     assert.equal(refused[0].caller, "spiffe://spike.ist/workload/a");
     // Appended, not replaced: a restarted Nexus keeps what was there.
     const before = all.length;
-    await stack.stopNexus("SIGTERM");
+    const stopped = await stack.nexus!.stop("SIGTERM");
+    assert.equal(stopped.code, 0, "Nexus did not stop cleanly with its audit file open");
     await stack.startNexus({ SPIKE_NEXUS_AUDIT_FILE: file });
     assert.equal((await stack.spike("pilot", ["secret", "list"])).code, 0);
     assert.equal((await records(file)).length, before + 2);

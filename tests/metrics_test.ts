@@ -218,6 +218,15 @@ Deno.test("Nexus's metrics, scraped and parsed by Prometheus's own client", asyn
       assert.equal(value(families, "spike_nexus_ready", "spike_nexus_ready"), 0);
       assert.equal(families.get("spike_nexus_root_key_held_seconds")?.samples.length ?? 0, 0);
     });
+
+    await t.step("SIGTERM closes the metrics listener too, and Nexus exits 0", async () => {
+      const keepAlive = await fetch(`http://127.0.0.1:${port}/metrics`);
+      await keepAlive.text(); // the connection stays open in fetch's pool
+      const stopped = await stack.nexus!.stop("SIGTERM");
+      assert.equal(stopped.code, 0);
+      const refused = await run("curl", ["--silent", `http://127.0.0.1:${port}/metrics`]);
+      assert.notEqual(refused.code, 0, "the metrics port still answers after Nexus stopped");
+    });
   } finally {
     await stack.stop();
   }
