@@ -12,6 +12,8 @@ import { dirname, isAbsolute, join, resolve } from "../lib/std/path.ts";
 import { parseListenAddress } from "../lib/config/listen.ts";
 import { DEFAULT_NEXUS_API_URL, parseNexusUrls } from "../lib/config/nexus_url.ts";
 import { KEEPER_PEERS_ENV, parseKeeperPeers } from "../lib/config/peers.ts";
+import { METRICS_PORT_ENV, parseMetricsAddress } from "../lib/config/metrics.ts";
+import { AUDIT_FILE_ENV, parseAuditFile } from "../lib/config/audit_file.ts";
 import { DB_URL_ENV, parsePostgresUrl } from "../lib/config/postgres_url.ts";
 import {
   BACKENDS,
@@ -50,6 +52,8 @@ export const CONFIG_ENV = [
   "SPIKE_NEXUS_DATA_DIR",
   DB_URL_ENV,
   "SPIKE_NEXUS_DB_PASSWORD_FILE",
+  METRICS_PORT_ENV,
+  AUDIT_FILE_ENV,
   "SPIKE_PILOT_DEFAULT_SOCKET",
   "SPIKE_PILOT_RECOVERY_DIR",
 ];
@@ -178,6 +182,11 @@ export function optionValues(args: readonly string[], name: string, short?: stri
 function nexus(b: Builder): void {
   b.identity();
   b.listen("nexus");
+  const metrics = attempt(() => parseMetricsAddress(b.get(METRICS_PORT_ENV)));
+  if (metrics) b.reach.hosts.push(netHost(metrics.hostname, metrics.port));
+  const audit = attempt(() => parseAuditFile(b.get(AUDIT_FILE_ENV)));
+  // Read too: Nexus checks that it is a regular file of mode 0600.
+  if (audit) b.reach.folders.push(audit);
   const backend = (b.get("SPIKE_NEXUS_BACKEND_STORE") ?? "kv").toLowerCase();
   if (!Object.hasOwn(BACKENDS, backend)) return;
   if (backend !== "memory") b.keepers();

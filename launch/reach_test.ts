@@ -173,3 +173,33 @@ Deno.test("Pilot and Bootstrap get every Nexus replica SPIKE_NEXUS_API_URL lists
   const bad = { SPIKE_NEXUS_API_URL: "https://n1:1,http://n2:2" };
   assert.deepEqual(reachFor("spike", config(bad, ["secret", "list"])).hosts, []);
 });
+
+Deno.test("Nexus's metrics listener and audit file are granted when set, and only then", () => {
+  const reach = reachFor(
+    "nexus",
+    config({
+      SPIKE_NEXUS_METRICS_PORT: "9090",
+      SPIKE_NEXUS_AUDIT_FILE: "/var/log/spike/audit.log",
+    }),
+  );
+  assert.deepEqual(reach.hosts, ["0.0.0.0:8553", "127.0.0.1:9090"]);
+  assert.ok(reach.folders!.includes("/var/log/spike/audit.log"));
+  for (const kind of ["read", "write"]) {
+    assert.ok(
+      permissionFlags("nexus", reach).some((f) =>
+        f.startsWith(`--allow-${kind}=`) && f.includes("/var/log/spike/audit.log")
+      ),
+      kind,
+    );
+  }
+  const exposed = reachFor("nexus", config({ SPIKE_NEXUS_METRICS_PORT: "0.0.0.0:9100" }));
+  assert.ok(exposed.hosts!.includes("0.0.0.0:9100"));
+  const off = reachFor("nexus", config({}));
+  assert.deepEqual([off.hosts, off.folders], [["0.0.0.0:8553"], ["/home/op/.spike/data"]]);
+  // A setting that does not parse grants nothing; Nexus then stops on it.
+  assert.deepEqual(reachFor("nexus", config({ SPIKE_NEXUS_METRICS_PORT: ":9090" })).hosts, [
+    "0.0.0.0:8553",
+  ]);
+  const relative = reachFor("nexus", config({ SPIKE_NEXUS_AUDIT_FILE: "audit.log" }));
+  assert.deepEqual(relative.folders, ["/home/op/.spike/data"]);
+});

@@ -12,6 +12,8 @@ import { type KeeperPeer, keeperPeersFromEnv } from "../lib/config/peers.ts";
 import { DEFAULT_MAX_BODY_BYTES } from "../lib/http/body.ts";
 import { type ListenAddress, parseListenAddress } from "../lib/program/program.ts";
 import { shamirFromEnv } from "../lib/config/shamir.ts";
+import { METRICS_PORT_ENV, parseMetricsAddress } from "../lib/config/metrics.ts";
+import { AUDIT_FILE_ENV, parseAuditFile } from "../lib/config/audit_file.ts";
 import {
   type BackendKind,
   type BackendProfile,
@@ -48,6 +50,10 @@ export interface NexusConfig {
   maxSecretVersions: number;
   /** Set for the postgres backend only. */
   postgres?: PostgresSettings;
+  /** Where to serve Prometheus metrics (`SPIKE_NEXUS_METRICS_PORT`); unset: no metrics listener. */
+  metrics?: ListenAddress;
+  /** The durable audit file (`SPIKE_NEXUS_AUDIT_FILE`, an absolute path); unset: stderr only. */
+  auditFile?: string;
 }
 
 const NEXUS_LISTEN = PROGRAMS.nexus.listen!;
@@ -133,6 +139,8 @@ export function loadNexusConfig(): NexusConfig {
     maxSecretVersions: envInt("SPIKE_NEXUS_MAX_SECRET_VERSIONS", 10, { min: 1, max: 1000 }),
     busyTimeoutMs: envInt("SPIKE_NEXUS_DB_BUSY_TIMEOUT_MS", 5000, { min: 1 }),
     postgres: backend === "postgres" ? postgresFromEnv() : undefined,
+    metrics: parseMetricsAddress(envString(METRICS_PORT_ENV, "")),
+    auditFile: parseAuditFile(envString(AUDIT_FILE_ENV, "")),
   };
 }
 

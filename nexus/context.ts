@@ -5,9 +5,12 @@
  * @module
  */
 
+import type { AuditFile } from "../lib/log/audit.ts";
 import type { Logger } from "../lib/log/log.ts";
 import type { RoleSet } from "../lib/identity/roles.ts";
 import type { NexusConfig } from "./config.ts";
+import type { NexusMetrics } from "./metrics/nexus.ts";
+import type { KeeperProbe } from "./state/keeper_probe.ts";
 import type { KeeperLink } from "./state/keepers.ts";
 import type { Policies } from "./state/policies.ts";
 import type { RestoreCollector } from "./state/restore.ts";
@@ -28,5 +31,11 @@ export interface NexusContext {
   readonly restore: RestoreCollector;
   /** Present when the backend works with Keepers (its profile says so). */
   readonly keepers: KeeperLink | undefined;
+  /** Asks the Keepers how they are, for status and metrics (absent without Keepers). */
+  readonly keeperProbe?: KeeperProbe;
+  /** Present when `SPIKE_NEXUS_METRICS_PORT` is set: every answered request is counted. */
+  readonly metrics?: NexusMetrics;
+  /** The durable audit file (`SPIKE_NEXUS_AUDIT_FILE`): a request it cannot record is refused. */
+  readonly auditFile?: AuditFile;
   readonly log: Logger;
 }

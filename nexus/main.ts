@@ -8,6 +8,9 @@
 import { KeeperClient } from "../lib/client/keeper.ts";
 import { hostOf, requireAccess } from "../lib/config/permissions.ts";
 import { createLogger } from "../lib/log/log.ts";
+import { AUDIT_FILE_ENV, AuditFile } from "../lib/log/audit.ts";
+import { ConfigError } from "../lib/config/env.ts";
+import { errorMessage } from "../lib/std/errors.ts";
 import { identityFor, onShutdown, requireListen, runProgram } from "../lib/program/program.ts";
 import { RoleSet } from "../lib/identity/roles.ts";
 import { authorizeMatching } from "../lib/tls/authorize.ts";
@@ -15,12 +18,16 @@ import { createMtlsAgent } from "../lib/tls/client.ts";
 import { loadNexusConfig } from "./config.ts";
 import type { NexusContext } from "./context.ts";
 import { createNexusServer } from "./server.ts";
+import { DEFAULT_PROBE_TIMEOUT_MS, KeeperProbe } from "./state/keeper_probe.ts";
 import { KeeperLink } from "./state/keepers.ts";
 import { Policies } from "./state/policies.ts";
 import { RestoreCollector } from "./state/restore.ts";
 import { Secrets } from "./state/secrets.ts";
 import { RootKeyState } from "./state/rootkey.ts";
 import { openStore } from "./store/open.ts";
+import { instrumentStore, NexusMetrics } from "./metrics/nexus.ts";
+import { serveMetrics } from "./metrics/server.ts";
+import { keyGeneration } from "./routes/status.ts";
 
 await runProgram("nexus", async () => {
   const log = createLogger("nexus");
@@ -43,19 +50,46 @@ await runProgram("nexus", async () => {
     );
   }
   requireListen("SPIKE_NEXUS_TLS_PORT", config.listen);
+  if (config.metrics) requireListen("SPIKE_NEXUS_METRICS_PORT", config.metrics);
+  if (config.auditFile) {
+    requireAccess(
+      AUDIT_FILE_ENV,
+      { kind: "read", path: config.auditFile },
+      { kind: "write", path: config.auditFile },
+    );
+  }
+  // Opened before anything is served: no request may go unrecorded.
+  const auditFile = config.auditFile === undefined
+    ? undefined
+    : await AuditFile.open(config.auditFile).catch((e) => {
+      throw new ConfigError(`${AUDIT_FILE_ENV} cannot be opened for appending: ${errorMessage(e)}`);
+    });
   for (const keeper of config.keepers) {
     requireAccess("SPIKE_NEXUS_KEEPER_PEERS", { kind: "net", host: hostOf(keeper.url) });
   }
   const source = await identityFor("nexus", log);
-  const store = await openStore(
-    config,
-    (e) => log.warn("database connection lost", { error: e.message }),
-  );
-  const state = new RootKeyState(config.threshold, config.shares, store);
   const agent = !config.profile.keepers ? undefined : createMtlsAgent({
     source,
     authorizer: authorizeMatching((id) => roles.has(id, "keeper"), "a SPIKE Keeper ID"),
   });
+  const keeperProbe = agent &&
+    new KeeperProbe(config.keepers, new KeeperClient(agent, DEFAULT_PROBE_TIMEOUT_MS));
+  const opened = await openStore(
+    config,
+    (e) => log.warn("database connection lost", { error: e.message }),
+  );
+  // The metrics time the store the root-key state reads through, and read that state at scrapes.
+  const scraped: { state?: RootKeyState } = {};
+  const metrics = config.metrics && new NexusMetrics({
+    backend: config.backend,
+    keyStatus: () => scraped.state?.status ?? "waiting",
+    keyGeneration: () => scraped.state ? keyGeneration({ state: scraped.state }) : 0,
+    keeperProbe,
+  });
+  const store = metrics ? instrumentStore(opened, metrics) : opened;
+  const state = new RootKeyState(config.threshold, config.shares, store);
+  scraped.state = state;
+  if (metrics) state.onReady(() => metrics.keyReady());
   const keepers = agent && new KeeperLink({
     state,
     keepers: config.keepers,
@@ -73,6 +107,9 @@ await runProgram("nexus", async () => {
     roles,
     store,
     keepers,
+    keeperProbe,
+    metrics,
+    auditFile,
     log,
     secrets: new Secrets(store, () => state.key("secrets"), () => config.maxSecretVersions),
     policies: new Policies(store, () => state.key("policies")),
@@ -85,10 +122,25 @@ await runProgram("nexus", async () => {
     backend: config.backend,
     spiffeId: source.getX509Svid().id.toString(),
   });
+  const metricsServer = config.metrics && metrics &&
+    await serveMetrics(
+      config.metrics.hostname,
+      config.metrics.port,
+      () => metrics.expose(),
+      (e) => log.error("metrics failed", { error: String(e) }),
+    );
+  if (metricsServer && config.metrics) {
+    log.notice("metrics listening", {
+      listen: `${config.metrics.hostname}:${metricsServer.port}`,
+      path: "/metrics",
+    });
+  }
   keepers?.start();
   onShutdown(async () => {
     keepers?.stop();
+    await metricsServer?.close();
     await server.close();
+    await auditFile?.close();
     agent?.close();
     await store.close();
     source.close();

@@ -9,8 +9,8 @@
 
 import { type ApiError, notReady } from "../lib/api/errors.ts";
 import { NEXUS_ROUTES, type NexusRouteName, type RouteSpec } from "../lib/api/routes.ts";
-import { createAuditTrail } from "../lib/log/audit.ts";
-import { createDispatcher } from "../lib/http/dispatch.ts";
+import { auditLine, createAuditTrail } from "../lib/log/audit.ts";
+import { createDispatcher, type DurableAudit } from "../lib/http/dispatch.ts";
 import type { X509Source } from "../lib/spiffe/source.ts";
 import { authorizeAny } from "../lib/tls/authorize.ts";
 import { refusalKind, Throttle } from "../lib/log/throttle.ts";
@@ -24,6 +24,7 @@ import { operatorHandlers } from "./routes/operator.ts";
 import { policyHandlers } from "./routes/policies.ts";
 import type { NexusRoute } from "./routes/route.ts";
 import { secretHandlers } from "./routes/secrets.ts";
+import { statusHandlers } from "./routes/status.ts";
 
 /**
  * Every route's handler. The type makes a route without a handler a compile
@@ -36,6 +37,7 @@ export function nexusHandlers(ctx: NexusContext): Record<NexusRouteName, NexusRo
     ...secretHandlers(ctx),
     ...policyHandlers(ctx),
     ...cipherHandlers(ctx),
+    ...statusHandlers(ctx),
   };
 }
 
@@ -67,6 +69,16 @@ export function contextGuard(ctx: NexusContext) {
   return nexusGuard({ roles: ctx.roles, policies: () => ctx.policies.all(), log: ctx.log });
 }
 
+/** The durable audit of the context's audit file, if there is one. */
+function durableAudit(ctx: NexusContext): DurableAudit | undefined {
+  const file = ctx.auditFile;
+  if (!file) return undefined;
+  return {
+    request: (c) => file.append(auditLine("nexus", c, "request")),
+    response: (c) => file.append(auditLine("nexus", c, "response")),
+  };
+}
+
 /** Builds the Nexus mTLS server (not yet listening). */
 export function createNexusServer(ctx: NexusContext, source: X509Source): MtlsServer {
   const handlers = nexusHandlers(ctx);
@@ -89,7 +101,11 @@ export function createNexusServer(ctx: NexusContext, source: X509Source): MtlsSe
       guard: contextGuard(ctx),
       gate: readinessGate(ctx),
       maxBodyBytes: ctx.config.maxBodyBytes,
-      onComplete: audit,
+      audit: durableAudit(ctx),
+      onComplete: (completion) => {
+        audit(completion);
+        ctx.metrics?.record(completion);
+      },
       onError: (e, c) =>
         ctx.log.error("request failed", { trail: c.trail, route: c.route, error: String(e) }),
     }),

@@ -2,7 +2,9 @@
  * Every Nexus route refuses a caller that nothing allows, and the refusal is
  * the guard's (the dispatcher runs it between read and act). A new route
  * added to the contract without a sample body here, or with a rule that lets
- * a stranger through, fails this test.
+ * a stranger through, fails this test. The routes open to every member of
+ * SPIKE's trust domains (status) are listed here: they refuse an ID of a
+ * foreign trust domain, and only they admit a member without a role.
  */
 
 import { LISTENER_DEFAULTS } from "../lib/config/http_server.ts";
@@ -12,7 +14,7 @@ import { NEXUS_ROUTES, type NexusRouteName } from "../lib/api/routes.ts";
 import { type RouteRequest, runRoute } from "../lib/http/dispatch.ts";
 import { createLogger } from "../lib/log/log.ts";
 import { RoleSet } from "../lib/identity/roles.ts";
-import { parseSpiffeId } from "../lib/spiffe/id.ts";
+import { parseSpiffeId, type SpiffeId } from "../lib/spiffe/id.ts";
 import { BACKENDS } from "../lib/config/programs.ts";
 import type { NexusConfig } from "./config.ts";
 import type { NexusContext } from "./context.ts";
@@ -50,7 +52,11 @@ const SAMPLE_BODIES: Record<NexusRouteName, unknown> = {
   "operator.restore": { id: 1, shard: [...new Array(32).fill(7), 1] },
   "bootstrap.verify": { nonce: "AAAAAAAAAAAAAAAA", ciphertext: "AAAAAAAAAAAAAAAAAAAAAA==" },
   "bootstrap.state": {},
+  "status.get": {},
 };
+
+/** The routes any member of SPIKE's trust domains may call without a role or policy. */
+const MEMBER_ROUTES: readonly NexusRouteName[] = ["status.get"];
 
 const CONFIG: NexusConfig = {
   listen: { hostname: "127.0.0.1", port: 0 },
@@ -68,7 +74,7 @@ const CONFIG: NexusConfig = {
   busyTimeoutMs: 5000,
 };
 
-Deno.test("every route refuses a caller without a role or policy (401)", async () => {
+async function testContext() {
   const store = await openMemoryStore();
   const state = new RootKeyState(2, 3, store);
   state.useRandomKey();
@@ -83,20 +89,28 @@ Deno.test("every route refuses a caller without a role or policy (401)", async (
     policies: new Policies(store, () => state.key("policies")),
     restore: new RestoreCollector(state),
   };
+  return { ctx, store };
+}
+
+const member = parseSpiffeId("spiffe://spike.ist/workload/stranger");
+const foreigner = parseSpiffeId("spiffe://elsewhere.test/spike/pilot/role/superuser");
+
+function request(name: NexusRouteName, peer: SpiffeId): RouteRequest<NexusRouteName> {
+  const body = new TextEncoder().encode(JSON.stringify(SAMPLE_BODIES[name]));
+  return {
+    route: NEXUS_ROUTES.find((r) => r.name === name)!,
+    peer,
+    headers: {},
+    body: () => Promise.resolve(body),
+    json: () => Promise.resolve(JSON.parse(new TextDecoder().decode(body))),
+    note: () => {},
+  };
+}
+
+Deno.test("every route refuses a caller without a role or policy (401)", async () => {
+  const { ctx, store } = await testContext();
   const handlers = nexusHandlers(ctx);
   const guard = contextGuard(ctx);
-  const stranger = parseSpiffeId("spiffe://spike.ist/workload/stranger");
-  const request = (name: NexusRouteName): RouteRequest<NexusRouteName> => {
-    const body = new TextEncoder().encode(JSON.stringify(SAMPLE_BODIES[name]));
-    return {
-      route: NEXUS_ROUTES.find((r) => r.name === name)!,
-      peer: stranger,
-      headers: {},
-      body: () => Promise.resolve(body),
-      json: () => Promise.resolve(JSON.parse(new TextDecoder().decode(body))),
-      note: () => {},
-    };
-  };
   try {
     for (const route of NEXUS_ROUTES) {
       assert.ok(
@@ -109,7 +123,7 @@ Deno.test("every route refuses a caller without a role or policy (401)", async (
         runRoute(handlers[route.name], async (peer, rule) => {
           rules.push(rule);
           await guard(peer, rule);
-        }, request(route.name)),
+        }, request(route.name, MEMBER_ROUTES.includes(route.name) ? foreigner : member)),
         (e: unknown) => {
           assert.ok(e instanceof ApiError, `${route.name}: ${e}`);
           assert.equal(e.status, 401, `${route.name} answered ${e.code}, not 401`);
@@ -118,6 +132,25 @@ Deno.test("every route refuses a caller without a role or policy (401)", async (
         `${route.name} let an unauthorized caller through`,
       );
       assert.equal(rules.length, 1, `${route.name} was not guarded exactly once`);
+    }
+  } finally {
+    await store.close();
+  }
+});
+
+Deno.test("only the member routes admit a member of the trust domain without a role", async () => {
+  const { ctx, store } = await testContext();
+  const handlers = nexusHandlers(ctx);
+  const guard = contextGuard(ctx);
+  try {
+    for (const name of MEMBER_ROUTES) {
+      const rules: unknown[] = [];
+      const reply = await runRoute(handlers[name], async (peer, rule) => {
+        rules.push(rule);
+        await guard(peer, rule);
+      }, request(name, member));
+      assert.equal(reply.status ?? 200, 200, name);
+      assert.equal(rules.length, 1, `${name} was not guarded exactly once`);
     }
   } finally {
     await store.close();

@@ -99,11 +99,12 @@ export function explain(
 }
 
 /**
- * Connects as `role`, runs `fn` with a Nexus client, and closes everything.
- * Every failure comes out as a {@link CliError}.
+ * Connects as `role` (`"any"`: whatever identity Pilot has; Nexus decides),
+ * runs `fn` with a Nexus client, and closes everything. Every failure comes
+ * out as a {@link CliError}.
  */
 export async function withNexus<T>(
-  role: Role,
+  role: Role | "any",
   fn: (nexus: NexusClient, id: SpiffeId) => Promise<T>,
   subject: Subject = {},
 ): Promise<T> {
@@ -151,7 +152,7 @@ export async function withNexus<T>(
     throw new CliError(`no identity: ${errorMessage(e)}`, Exit.unauthorized);
   }
   const id = source.getX509Svid().id;
-  if (!roles.has(id, role)) {
+  if (role !== "any" && !roles.has(id, role)) {
     source.close();
     const word = ROLE_WORDS[role] ?? role;
     throw new CliError(

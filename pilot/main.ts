@@ -4,12 +4,14 @@
  * @module
  */
 
-import { runCli } from "./cli.ts";
+import { type CommandGroup, runCli } from "./cli.ts";
+import { completionCommand } from "./commands/completion.ts";
 import { cipherCommands } from "./commands/cipher/mod.ts";
 import { operatorCommands } from "./commands/operator.ts";
 import { policyCommands } from "./commands/policy/mod.ts";
 import { runCommand } from "./commands/run.ts";
 import { secretCommands } from "./commands/secret/mod.ts";
+import { statusCommand } from "./commands/status.ts";
 import { VERSION } from "../lib/program/version.ts";
 
 /** The variables Pilot reads, for `spike --help` (the README's Configuration has them all). */
@@ -30,7 +32,7 @@ const ENVIRONMENT = `Environment:
 Exit codes: 0 ok, 1 other failure, 2 usage, 3 not found, 4 unauthorized or no identity,
 5 Nexus refused the input, 6 Nexus not ready or unreachable, 7 configuration or a local file.`;
 
-const root = {
+const root: CommandGroup = {
   name: "spike",
   summary: `SPIKE Pilot ${VERSION}: manage secrets, policies and the root key of SPIKE Nexus`,
   version: VERSION,
@@ -40,7 +42,9 @@ const root = {
     policyCommands,
     cipherCommands,
     operatorCommands,
+    statusCommand,
     runCommand,
+    completionCommand(() => root),
     {
       name: "version",
       summary: "Print the version",

@@ -14,6 +14,8 @@
  * SPIKE_SVID_CERT_FILE/_KEY_FILE/_BUNDLE_FILE (partial set),
  * SPIKE_TRUST_ROOT_NEXUS/_KEEPER/_BOOTSTRAP/_PILOT/_LITE_WORKLOAD,
  * SPIKE_NEXUS_TLS_PORT, SPIKE_KEEPER_TLS_PORT (non-numeric, out of range),
+ * SPIKE_NEXUS_METRICS_PORT (":PORT", out of range), SPIKE_NEXUS_AUDIT_FILE (relative; a file
+ * that cannot be opened is tests/audit_test.ts's),
  * SPIKE_NEXUS_API_URL (Pilot, Bootstrap; single URLs only),
  * SPIKE_NEXUS_KEEPER_PEERS (not https, not a URL, unset),
  * SPIKE_NEXUS_SHAMIR_SHARES, SPIKE_NEXUS_SHAMIR_THRESHOLD (above shares,
@@ -113,6 +115,21 @@ const CASES: Case[] = [
     program: "nexus",
     variable: "SPIKE_NEXUS_TLS_PORT",
     env: nexus({ SPIKE_NEXUS_TLS_PORT: ":70000" }),
+  },
+  {
+    program: "nexus",
+    variable: "SPIKE_NEXUS_METRICS_PORT",
+    env: nexus({ SPIKE_NEXUS_METRICS_PORT: ":9090" }),
+  },
+  {
+    program: "nexus",
+    variable: "SPIKE_NEXUS_METRICS_PORT",
+    env: nexus({ SPIKE_NEXUS_METRICS_PORT: "70000" }),
+  },
+  {
+    program: "nexus",
+    variable: "SPIKE_NEXUS_AUDIT_FILE",
+    env: nexus({ SPIKE_NEXUS_AUDIT_FILE: "relative/audit.log" }),
   },
   {
     program: "keeper",

@@ -113,6 +113,9 @@ Deno.test("the stack runs through the tasks with a configuration that is all non
     const d = await deploy();
     try {
       const nexusUrl = `https://localhost:${d.nexusPort}`; // a host name, granted by name
+      const metricsPort = freePort();
+      await Deno.mkdir(join(d.dir, "var/log"), { recursive: true });
+      const auditFile = join(d.dir, `var/log/spike-${backend}.audit`);
       const shared = {
         SPIKE_NEXUS_KEEPER_PEERS: d.keeperPorts.map((p) => `https://localhost:${p}`).join(","),
         SPIKE_NEXUS_API_URL: nexusUrl,
@@ -123,6 +126,8 @@ Deno.test("the stack runs through the tasks with a configuration that is all non
         SPIKE_NEXUS_TLS_PORT: `127.0.0.1:${d.nexusPort}`,
         SPIKE_NEXUS_BACKEND_STORE: backend,
         SPIKE_NEXUS_DATA_DIR: join(d.dir, `var/lib/spike-${backend}`),
+        SPIKE_NEXUS_METRICS_PORT: String(metricsPort),
+        SPIKE_NEXUS_AUDIT_FILE: auditFile,
         SPIKE_SYSTEM_LOG_LEVEL: "INFO",
       };
       const startNexus = async () => {
@@ -150,6 +155,10 @@ Deno.test("the stack runs through the tasks with a configuration that is all non
         const got = await spike(["secret", "get", "launch/app", "k"]);
         assert.equal(got.code, 0, got.stderr);
         assert.equal(got.stdout, `from ${backend}`);
+        // The metrics listener and the audit file were granted too.
+        const scrape = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+        assert.match(await scrape.text(), /^spike_nexus_ready 1$/m);
+        assert.match(await Deno.readTextFile(auditFile), /"path":"launch\/app"/);
         // The program's exit code is the task's.
         assert.equal((await spike(["secret", "get", "launch/none"])).code, 3);
         assert.equal((await spike(["no-such-command"])).code, 2);

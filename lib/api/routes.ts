@@ -20,6 +20,8 @@ export const NexusPath = {
   bootstrapVerify: "/v1/bootstrap/verify",
   /** Not upstream: lets Bootstrap learn whether Nexus already has a root key and data. */
   bootstrapState: "/v1/bootstrap/state",
+  /** Not upstream: readiness, key generation, backend, Keepers, version (lib/api/status.ts). */
+  status: "/v1/status",
 } as const;
 
 /** Keeper API paths. */
@@ -144,6 +146,20 @@ export const NEXUS_ROUTES = [
   }),
   route("bootstrap.state", NexusPath.bootstrapState, "", {
     errorShape: { initialized: false },
+    lite: true,
+    needsKey: "none",
+    retrySafe: true,
+  }),
+  route("status.get", NexusPath.status, "", {
+    errorShape: {
+      ready: false,
+      keyState: "",
+      keyGeneration: 0,
+      backend: "",
+      keepers: null,
+      threshold: 0,
+      version: "",
+    },
     lite: true,
     needsKey: "none",
     retrySafe: true,

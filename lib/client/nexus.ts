@@ -23,6 +23,7 @@ import type {
   VerifyResponse,
 } from "../api/rootkey.ts";
 import { shareToWire, verifyRequest } from "../api/rootkey.ts";
+import type { StatusResponse } from "../api/status.ts";
 import type {
   SecretGetResponse,
   SecretListResponse,
@@ -202,6 +203,13 @@ export class NexusClient {
   async #stream(route: "cipher.encrypt" | "cipher.decrypt", body: Uint8Array): Promise<Uint8Array> {
     const { res } = await this.#send(route, body, { "content-type": STREAM_CONTENT_TYPE });
     return res.body;
+  }
+
+  // Status (any member of SPIKE's trust domains)
+
+  /** Readiness, key generation, backend, Keepers and version; answered before the key is known. */
+  async status(): Promise<StatusResponse> {
+    return await this.call<StatusResponse>("status.get", {});
   }
 
   // Root key (Bootstrap and the Pilot recover/restore roles)

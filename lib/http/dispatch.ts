@@ -8,7 +8,9 @@
  * way). A thrown {@link ApiError} becomes its code in the route's error body,
  * anything else a 500 that reveals nothing: that mapping is {@link errorReply},
  * the one place errors become answers. Every request ends with one completion
- * record.
+ * record. With a durable audit ({@link DurableAudit}) the request is recorded
+ * before anything else runs and its outcome before the answer leaves; a
+ * record that cannot be written refuses the request (500), failing closed.
  *
  * @module
  */
@@ -101,6 +103,17 @@ export interface Completion {
   [field: string]: string | number | null | undefined;
 }
 
+/**
+ * An audit trail that must hold every request, or the request is refused:
+ * `request` runs before the route (a throw: nothing is done, 500), `response`
+ * before the answer is sent (a throw: the answer becomes a 500).
+ */
+export interface DurableAudit {
+  /** The request as it arrived: the completion record without status, code or duration. */
+  request(arrival: Readonly<Omit<Completion, "status" | "durationMs">>): Promise<void>;
+  response(completion: Readonly<Completion>): Promise<void>;
+}
+
 /** Options for {@link createDispatcher}. */
 export interface DispatcherOptions<Name extends string, Rule> {
   routes: readonly RouteSpec<Name>[];
@@ -115,6 +128,8 @@ export interface DispatcherOptions<Name extends string, Rule> {
    */
   gate?: (route: RouteSpec<Name> | undefined) => ApiError | undefined;
   maxBodyBytes?: number;
+  /** Records every request, failing closed (see {@link DurableAudit}). */
+  audit?: DurableAudit;
   /** Called once per request when its answer is sent. */
   onComplete?: (completion: Completion) => void;
   /** Called with unexpected failures (never shown to the caller). */
@@ -184,9 +199,19 @@ export function createDispatcher<Name extends string, Rule>(
     };
     let spec: RouteSpec<Name> | undefined;
     let reply: Reply;
+    let auditFailed = false;
     try {
-      if (req.method !== "POST") throw badRequest("only POST is served");
       const found = findRoute(options.routes, url.pathname, action);
+      if (options.audit) {
+        try {
+          const { status: _status, durationMs: _duration, ...arrival } = completion;
+          await options.audit.request({ ...arrival, route: found?.name ?? null });
+        } catch (e) {
+          auditFailed = true;
+          throw e;
+        }
+      }
+      if (req.method !== "POST") throw badRequest("only POST is served");
       const gated = options.gate?.(found);
       if (gated) throw gated;
       if (!found) throw badRequest("no such route");
@@ -211,9 +236,22 @@ export function createDispatcher<Name extends string, Rule>(
       reply = failed.reply;
       req.resume(); // discard any unread body
     }
-    send(res, reply);
     completion.status = reply.status ?? 200;
     completion.durationMs = Math.round((performance.now() - started) * 1000) / 1000;
+    if (options.audit && !auditFailed) {
+      try {
+        await options.audit.response(completion);
+      } catch (e) {
+        auditFailed = true;
+        options.onError?.(e, completion);
+        const failed = errorReply(spec, internalError());
+        reply = failed.reply;
+        completion.code = failed.code;
+        completion.status = reply.status ?? 500;
+      }
+    }
+    if (auditFailed) completion.auditFailed = "true";
+    send(res, reply);
     options.onComplete?.(completion);
   };
 }

@@ -69,15 +69,27 @@ export function hasRole(id: SpiffeId, role: Role): boolean {
 /** Every role's matcher, built once (reading and checking the environment at start). */
 export class RoleSet {
   readonly #matchers: Map<Role, Matcher>;
+  readonly #trustDomains: ReadonlySet<string>;
 
-  private constructor(matchers: Map<Role, Matcher>) {
+  private constructor(matchers: Map<Role, Matcher>, trustDomains: Iterable<string>) {
     this.#matchers = matchers;
+    this.#trustDomains = new Set(trustDomains);
   }
 
   /** Reads every `SPIKE_TRUST_ROOT_*` variable now; a bad value throws, naming it. */
   static fromEnv(): RoleSet {
     const roles = Object.keys(ROLES) as Role[];
-    return new RoleSet(new Map(roles.map((r) => [r, roleMatcher(r)])));
+    const domains = roles.flatMap((r) => trustRootsFor(r));
+    return new RoleSet(new Map(roles.map((r) => [r, roleMatcher(r)])), domains);
+  }
+
+  /**
+   * True when `id` belongs to a trust domain that some role's
+   * `SPIKE_TRUST_ROOT_*` names: a member of SPIKE's trust domains, whatever
+   * its role (a federated stranger is not).
+   */
+  isMember(id: SpiffeId): boolean {
+    return this.#trustDomains.has(id.trustDomain.name);
   }
 
   /** True when `id` has `role`. */

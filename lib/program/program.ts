@@ -41,7 +41,7 @@ const REMIND_MS = 10 * 60_000;
 export async function identityFor(role: Role, log: Logger): Promise<IdentitySource> {
   // An outage of the Workload API is told once (and again every REMIND_MS while it lasts),
   // not at every retry; its end is told too. Meanwhile the SVID held keeps serving.
-  let source: IdentitySource | undefined;
+  const opened: { source?: IdentitySource } = {};
   let outage: { failures: number; toldAt: number } | undefined;
   const onError = (e: Error) => {
     if (outage) {
@@ -49,14 +49,15 @@ export async function identityFor(role: Role, log: Logger): Promise<IdentitySour
       if (Date.now() - outage.toldAt < REMIND_MS) return;
     }
     outage = { failures: outage?.failures ?? 1, toldAt: Date.now() };
-    const held = source?.getX509Svid();
+    const held = opened.source?.getX509Svid();
     log.warn("identity source unavailable; retrying with backoff", {
       error: e.message,
       failures: outage.failures,
       ...(held ? { servingWithSvidValidUntil: held.notAfter.toISOString() } : {}),
     });
   };
-  source = await openIdentitySource({ onError });
+  const source = await openIdentitySource({ onError });
+  opened.source = source;
   outage = undefined; // waiting for the first SVID is the start's business, and it is over
   source.onUpdate(() => {
     if (!outage) return;

@@ -1,7 +1,8 @@
 /**
  * The guard the dispatcher runs on every Nexus route's access rule, between
  * its read and its act: a role rule admits exactly the callers with that
- * role; a policy rule admits the superuser, the lite workload when the rule
+ * role; a member rule admits any ID of SPIKE's trust domains; a policy rule
+ * admits the superuser, the lite workload when the rule
  * allows it, and anyone a policy grants on the path. Policies are read fresh
  * each time.
  *
@@ -25,12 +26,20 @@ export interface RoleRule {
   role: Role;
 }
 
+/**
+ * A route any member of SPIKE's trust domains may call, with no role or
+ * policy (status: it answers nothing secret).
+ */
+export interface MemberRule {
+  member: true;
+}
+
 /** The access rule of a Nexus route. */
-export type NexusRule = AccessRule | RoleRule;
+export type NexusRule = AccessRule | RoleRule | MemberRule;
 
 /** What the guard needs: the role matchers, the policies, and a log for load failures. */
 export interface GuardDeps {
-  roles: Pick<RoleSet, "has">;
+  roles: Pick<RoleSet, "has" | "isMember">;
   /** Every stored policy, as the store holds them now. */
   policies: () => Promise<Iterable<StoredPolicy>>;
   log: Pick<Logger, "error">;
@@ -39,7 +48,9 @@ export interface GuardDeps {
 /** The guard of every Nexus route: resolves when `peer` may act under `rule`, else a 401. */
 export function nexusGuard(deps: GuardDeps): Guard<NexusRule> {
   return async (peer, rule) => {
-    const allowed = "role" in rule
+    const allowed = "member" in rule
+      ? deps.roles.isMember(peer)
+      : "role" in rule
       ? deps.roles.has(peer, rule.role)
       : await authorizeRequest(deps.roles, peer, async () => {
         try {

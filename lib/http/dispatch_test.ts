@@ -1,0 +1,108 @@
+import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { parseSpiffeId } from "../spiffe/id.ts";
+import type { RouteSpec } from "../api/routes.ts";
+import { type Completion, createDispatcher, defineRoute, type DurableAudit } from "./dispatch.ts";
+
+const SPEC: RouteSpec<"thing.do"> = {
+  name: "thing.do",
+  path: "/v1/thing",
+  action: "",
+  errorShape: {},
+  errorKey: "err",
+  lite: false,
+  needsKey: "none",
+  retrySafe: false,
+};
+
+/** Serves one dispatcher on loopback over plain HTTP (the peer is fixed) and POSTs to it. */
+async function withDispatcher(
+  audit: DurableAudit,
+  fn: (
+    post: () => Promise<{ status: number; body: unknown }>,
+    acted: () => number,
+  ) => Promise<void>,
+  completions: Completion[] = [],
+): Promise<void> {
+  let acts = 0;
+  const handler = createDispatcher<"thing.do", null>({
+    routes: [SPEC],
+    handlers: {
+      "thing.do": defineRoute({
+        read: () => Promise.resolve(null),
+        rule: () => null,
+        act: () => {
+          acts++;
+          return Promise.resolve({ json: { done: true } });
+        },
+      }),
+    },
+    guard: () => Promise.resolve(),
+    audit,
+    onComplete: (c) => completions.push(c),
+  });
+  const peer = parseSpiffeId("spiffe://spike.ist/workload/a");
+  const server = createServer((req, res) => void handler(req, res, peer));
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const { port } = server.address() as AddressInfo;
+  try {
+    await fn(async () => {
+      const res = await fetch(`http://127.0.0.1:${port}/v1/thing`, { method: "POST", body: "{}" });
+      return { status: res.status, body: await res.json() };
+    }, () => acts);
+  } finally {
+    await new Promise((r) => server.close(r));
+  }
+}
+
+Deno.test("a durable audit sees the request before the route runs and the outcome before the answer", async () => {
+  const seen: string[] = [];
+  const completions: Completion[] = [];
+  await withDispatcher({
+    request: (c) => {
+      seen.push(`request ${c.route} ${"status" in c}`);
+      return Promise.resolve();
+    },
+    response: (c) => {
+      seen.push(`response ${c.route} ${c.status}`);
+      return Promise.resolve();
+    },
+  }, async (post, acted) => {
+    assert.deepEqual(await post(), { status: 200, body: { done: true } });
+    assert.equal(acted(), 1);
+  }, completions);
+  assert.deepEqual(seen, ["request thing.do false", "response thing.do 200"]);
+  assert.equal(completions[0].auditFailed, undefined);
+});
+
+Deno.test("a request record that cannot be written refuses the request before the route runs", async () => {
+  const completions: Completion[] = [];
+  let responses = 0;
+  await withDispatcher({
+    request: () => Promise.reject(new Error("No space left on device")),
+    response: () => {
+      responses++;
+      return Promise.resolve();
+    },
+  }, async (post, acted) => {
+    assert.deepEqual(await post(), { status: 500, body: { err: "api_internal_error" } });
+    assert.equal(acted(), 0, "the route ran without its audit record");
+  }, completions);
+  assert.equal(responses, 0);
+  assert.equal(completions[0].status, 500);
+  assert.equal(completions[0].auditFailed, "true");
+});
+
+Deno.test("a response record that cannot be written turns the answer into a 500", async () => {
+  const completions: Completion[] = [];
+  await withDispatcher({
+    request: () => Promise.resolve(),
+    response: () => Promise.reject(new Error("I/O error")),
+  }, async (post, acted) => {
+    assert.deepEqual(await post(), { status: 500, body: { err: "api_internal_error" } });
+    assert.equal(acted(), 1);
+  }, completions);
+  assert.equal(completions[0].status, 500);
+  assert.equal(completions[0].auditFailed, "true");
+});

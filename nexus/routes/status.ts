@@ -1,0 +1,47 @@
+/**
+ * `POST /v1/status`: readiness, key generation, backend, Keepers and version,
+ * for any member of SPIKE's trust domains. Served in every key state (the
+ * route table says `needsKey: none`), since "why is Nexus not ready?" is the
+ * question it answers. Nothing secret is in it.
+ *
+ * @module
+ */
+
+import type { StatusResponse } from "../../lib/api/status.ts";
+import { VERSION } from "../../lib/program/version.ts";
+import type { NexusContext } from "../context.ts";
+import { nexusRoute, type RouteGroup } from "./route.ts";
+
+/**
+ * The generation of the root key in use: 1 once a key is known, 0 before.
+ * There is one generation until root-key rotation exists.
+ */
+export function keyGeneration(ctx: Pick<NexusContext, "state">): number {
+  return ctx.state.status === "ready" ? 1 : 0;
+}
+
+/** What Nexus reports about itself now (the Keepers are asked, within the probe's deadline). */
+export async function currentStatus(ctx: NexusContext): Promise<StatusResponse> {
+  const keepers = ctx.keeperProbe ? await ctx.keeperProbe.check() : [];
+  return {
+    ready: ctx.state.status === "ready",
+    keyState: ctx.state.status,
+    keyGeneration: keyGeneration(ctx),
+    backend: ctx.config.backend,
+    keepers,
+    threshold: ctx.config.profile.keepers ? ctx.config.threshold : 0,
+    version: VERSION,
+  };
+}
+
+/** The status route handler. */
+export function statusHandlers(ctx: NexusContext): RouteGroup<"status"> {
+  return {
+    "status.get": nexusRoute({
+      // The body is read (and bounded) but nothing in it is used.
+      read: (request) => request.json(),
+      rule: () => ({ member: true }),
+      act: async () => ({ json: await currentStatus(ctx) }),
+    }),
+  };
+}
