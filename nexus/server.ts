@@ -14,6 +14,7 @@ import { createDispatcher, type DurableAudit } from "../lib/http/dispatch.ts";
 import type { X509Source } from "../lib/spiffe/source.ts";
 import { authorizeAny } from "../lib/tls/authorize.ts";
 import { refusalKind, Throttle } from "../lib/log/throttle.ts";
+import { storeFault } from "./store/faults.ts";
 import { createMtlsServer, type MtlsServer } from "../lib/tls/server.ts";
 import { nexusGuard } from "./auth/guard.ts";
 import type { BackendProfile } from "./config.ts";
@@ -106,8 +107,16 @@ export function createNexusServer(ctx: NexusContext, source: X509Source): MtlsSe
         audit(completion);
         ctx.metrics?.record(completion);
       },
-      onError: (e, c) =>
-        ctx.log.error("request failed", { trail: c.trail, route: c.route, error: String(e) }),
+      onError: (e, c) => {
+        // A file-system fault gets its name in the line, for the operator's alerting.
+        const fault = storeFault(e);
+        ctx.log.error(fault ? `request failed: store ${fault.fault}` : "request failed", {
+          trail: c.trail,
+          route: c.route,
+          error: String(e),
+          ...(fault ? { hint: fault.hint } : {}),
+        });
+      },
     }),
     onRefused: (reason, peer) => refused.note({ reason, peer }),
     onError: (e) => ctx.log.error("server error", { error: e.message }),
