@@ -244,6 +244,8 @@ export interface StackOptions {
   postgres?: { hostPort: string; url: string; password: string };
   /** `SPIKE_NEXUS_KEEPER_UPDATE_INTERVAL`. */
   updateInterval?: string;
+  /** The agent's SVID lifetime (renewed at half of it; default 1h). */
+  agentTtl?: string;
   /** Start Keepers and Nexus and run Bootstrap (default true). */
   bootstrap?: boolean;
   /** Extra environment for every Nexus start. */
@@ -276,12 +278,14 @@ export class Stack {
     const agent = await startAgent({
       identities: Object.entries(STACK_IDENTITIES).map(([s, id]) => `${s}=${id}`),
       dir: join(dir, "agent"),
+      ttl: options.agentTtl,
     });
     const stack = new Stack(agent, dir, {
       keepers: options.keepers ?? 3,
       threshold: options.threshold ?? 2,
       backend: options.backend ?? "kv",
       updateInterval: options.updateInterval ?? "5m",
+      agentTtl: options.agentTtl ?? "1h",
       bootstrap: options.bootstrap ?? true,
       nexusEnv: options.nexusEnv ?? {},
       postgres: options.postgres ?? { hostPort: "", url: "", password: "" },
