@@ -6,7 +6,7 @@
  */
 
 import { join } from "node:path";
-import { ConfigError, envDuration, envInt, envString } from "../lib/config/env.ts";
+import { ConfigError, envBool, envDuration, envInt, envString } from "../lib/config/env.ts";
 import { type ListenerLimits, listenerLimitsFromEnv } from "../lib/config/http_server.ts";
 import { type KeeperPeer, keeperPeersFromEnv } from "../lib/config/peers.ts";
 import { DEFAULT_MAX_BODY_BYTES } from "../lib/http/body.ts";
@@ -30,6 +30,8 @@ export interface NexusConfig {
   listen: ListenAddress;
   /** Timeouts and connection caps of the listener (`SPIKE_HTTP_SERVER_*`). */
   listener: ListenerLimits;
+  /** Requests per second per SPIFFE ID (0: no limit), by route class. */
+  rateLimits: RateLimits;
   backend: BackendKind;
   /** What the backend implies: its profile in `BACKENDS` (lib/config/programs.ts). */
   profile: Readonly<BackendProfile>;
@@ -54,6 +56,22 @@ export interface NexusConfig {
   metrics?: ListenAddress;
   /** The durable audit file (`SPIKE_NEXUS_AUDIT_FILE`, an absolute path); unset: stderr only. */
   auditFile?: string;
+}
+
+/** Rate limits per caller, by route class: reads are the routes safe to retry. */
+export interface RateLimits {
+  readsPerSecond: number;
+  writesPerSecond: number;
+  /** Pilot's superuser is never limited (an operator must be able to act in an incident). */
+  exemptSuperuser: boolean;
+}
+
+function rateLimitsFromEnv(): RateLimits {
+  return {
+    readsPerSecond: envInt("SPIKE_NEXUS_RATE_LIMIT_READS", 0, { min: 0, max: 1_000_000 }),
+    writesPerSecond: envInt("SPIKE_NEXUS_RATE_LIMIT_WRITES", 0, { min: 0, max: 1_000_000 }),
+    exemptSuperuser: envBool("SPIKE_NEXUS_RATE_LIMIT_EXEMPT_SUPERUSER", true),
+  };
 }
 
 const NEXUS_LISTEN = PROGRAMS.nexus.listen!;
@@ -121,6 +139,7 @@ export function loadNexusConfig(): NexusConfig {
       envString(NEXUS_LISTEN.env, NEXUS_LISTEN.default),
     ),
     listener: listenerLimitsFromEnv(),
+    rateLimits: rateLimitsFromEnv(),
     backend,
     profile,
     dataDir: profile.dataDir

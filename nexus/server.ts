@@ -14,6 +14,8 @@ import { createDispatcher, type DurableAudit } from "../lib/http/dispatch.ts";
 import type { X509Source } from "../lib/spiffe/source.ts";
 import { authorizeAny } from "../lib/tls/authorize.ts";
 import { refusalKind, Throttle } from "../lib/log/throttle.ts";
+import { RateLimiter } from "../lib/http/ratelimit.ts";
+import type { SpiffeId } from "../lib/spiffe/id.ts";
 import { storeFault } from "./store/faults.ts";
 import { createMtlsServer, type MtlsServer } from "../lib/tls/server.ts";
 import { nexusGuard } from "./auth/guard.ts";
@@ -70,6 +72,18 @@ export function contextGuard(ctx: NexusContext) {
   return nexusGuard({ roles: ctx.roles, policies: () => ctx.policies.all(), log: ctx.log });
 }
 
+/** The configured rate limits as a dispatcher hook, or none when no limit is set. */
+function rateLimit(ctx: NexusContext): ((peer: SpiffeId, route: RouteSpec) => number) | undefined {
+  const { readsPerSecond, writesPerSecond, exemptSuperuser } = ctx.config.rateLimits;
+  if (!readsPerSecond && !writesPerSecond) return undefined;
+  const reads = readsPerSecond ? new RateLimiter(readsPerSecond) : undefined;
+  const writes = writesPerSecond ? new RateLimiter(writesPerSecond) : undefined;
+  return (peer, route) => {
+    if (exemptSuperuser && ctx.roles.has(peer, "pilot-superuser")) return 0;
+    return (route.retrySafe ? reads : writes)?.take(peer.toString()) ?? 0;
+  };
+}
+
 /** The durable audit of the context's audit file, if there is one. */
 function durableAudit(ctx: NexusContext): DurableAudit | undefined {
   const file = ctx.auditFile;
@@ -101,6 +115,7 @@ export function createNexusServer(ctx: NexusContext, source: X509Source): MtlsSe
       handlers,
       guard: contextGuard(ctx),
       gate: readinessGate(ctx),
+      limit: rateLimit(ctx),
       maxBodyBytes: ctx.config.maxBodyBytes,
       audit: durableAudit(ctx),
       onComplete: (completion) => {

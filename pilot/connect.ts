@@ -72,6 +72,11 @@ export function explain(
             "(if it never comes back, see spike operator restore)",
           code,
         );
+      case "api_rate_limited":
+        return new CliError(
+          `Nexus is limiting the requests of ${id ?? "this identity"}; try again in a few seconds`,
+          code,
+        );
       case "api_not_found":
         return new CliError(subject.notFound ?? "not found", code);
       case "api_bad_request":

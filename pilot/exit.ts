@@ -40,6 +40,7 @@ export function exitForCode(code: ErrorCode | undefined): number {
     case "api_bad_request":
       return Exit.badRequest;
     case "state_not_ready":
+    case "api_rate_limited":
       return Exit.unavailable;
     default:
       return Exit.failure;

@@ -29,7 +29,8 @@
  * _KEEPER_RETRY_INITIAL_INTERVAL, _KEEPER_RETRY_MAX_INTERVAL,
  * SPIKE_BOOTSTRAP_INIT_VERIFICATION_TIMEOUT, SPIKE_BOOTSTRAP_TIMEOUT,
  * SPIKE_HTTP_CLIENT_TIMEOUT, SPIKE_HTTP_SERVER_READ_HEADER_TIMEOUT,
- * SPIKE_HTTP_SERVER_MAX_CONNECTIONS(_PER_PEER), SPIKE_SYSTEM_LOG_LEVEL (Nexus, Keeper, Bootstrap; Pilot
+ * SPIKE_HTTP_SERVER_MAX_CONNECTIONS(_PER_PEER), SPIKE_NEXUS_RATE_LIMIT_READS,
+ * SPIKE_SYSTEM_LOG_LEVEL (Nexus, Keeper, Bootstrap; Pilot
  * writes no log and does not read it).
  * Not checkable at start: SPIKE_NEXUS_DB_PASSWORD_FILE (read when the pool
  * connects), SPIKE_PILOT_RECOVERY_DIR (used by `operator recover` only),
@@ -238,6 +239,11 @@ const CASES: Case[] = [
     program: "keeper",
     variable: "SPIKE_HTTP_SERVER_MAX_CONNECTIONS_PER_PEER",
     env: withSocket({ SPIKE_HTTP_SERVER_MAX_CONNECTIONS_PER_PEER: "lots" }),
+  },
+  {
+    program: "nexus",
+    variable: "SPIKE_NEXUS_RATE_LIMIT_READS",
+    env: nexus({ SPIKE_NEXUS_RATE_LIMIT_READS: "fast" }),
   },
   {
     program: "nexus",

@@ -13,6 +13,8 @@ export const ERROR_STATUS = {
   api_not_found: 404,
   /** Ours, not upstream's: a put's compare-and-set (`cas`) found another current version. */
   api_conflict: 409,
+  /** Ours: the caller's SPIFFE ID is over its rate for this kind of route; see `Retry-After`. */
+  api_rate_limited: 429,
   api_internal_error: 500,
   state_not_ready: 503,
 } as const;
@@ -96,6 +98,14 @@ export function codeForStatus(status: number): ErrorCode | undefined {
     if (s === status) return code as ErrorCode;
   }
   return undefined;
+}
+
+/** Over the caller's rate: answered 429 with `Retry-After: retryAfterSeconds`. */
+export class RateLimitedError extends ApiError {
+  override name = "RateLimitedError";
+  constructor(readonly retryAfterSeconds: number) {
+    super("api_rate_limited");
+  }
 }
 
 /** Shorthands for the common failures. */

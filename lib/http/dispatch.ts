@@ -17,7 +17,7 @@
 
 import { Buffer } from "node:buffer";
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
-import { ApiError, badRequest, internalError } from "../api/errors.ts";
+import { ApiError, badRequest, internalError, RateLimitedError } from "../api/errors.ts";
 import { type JsonObject, parseJsonObject } from "../api/json.ts";
 import { findRoute, type RouteSpec } from "../api/routes.ts";
 import type { SpiffeId } from "../spiffe/id.ts";
@@ -35,8 +35,8 @@ export const JSON_HEADERS: Readonly<Record<string, string>> = {
 
 /** What a route answers. */
 export type Reply =
-  | { status?: number; json: unknown }
-  | { status?: number; bytes: Uint8Array; contentType: string };
+  | { status?: number; json: unknown; headers?: Record<string, string> }
+  | { status?: number; bytes: Uint8Array; contentType: string; headers?: Record<string, string> };
 
 /** One request, as a route sees it. */
 export interface RouteRequest<Name extends string> {
@@ -127,6 +127,11 @@ export interface DispatcherOptions<Name extends string, Rule> {
    * route) and before the route; a returned error is the answer.
    */
   gate?: (route: RouteSpec<Name> | undefined) => ApiError | undefined;
+  /**
+   * Rate limits: after the gate and before the body is read, the seconds `peer` must wait
+   * before `route` is served to it again (0 or undefined: serve it now).
+   */
+  limit?: (peer: SpiffeId, route: RouteSpec<Name>) => number | undefined;
   maxBodyBytes?: number;
   /** Records every request, failing closed (see {@link DurableAudit}). */
   audit?: DurableAudit;
@@ -152,8 +157,11 @@ export function errorReply(
 ): { reply: Reply; code: string; unexpected: boolean } {
   const unexpected = !(e instanceof ApiError);
   const error = e instanceof ApiError ? e : internalError();
+  const headers = e instanceof RateLimitedError
+    ? { "retry-after": String(e.retryAfterSeconds) }
+    : undefined;
   return {
-    reply: { status: error.status, json: errorBody(spec, error.code) },
+    reply: { status: error.status, json: errorBody(spec, error.code), headers },
     code: error.code,
     unexpected,
   };
@@ -164,6 +172,7 @@ function send(res: ServerResponse, reply: Reply): void {
     const text = JSON.stringify(reply.json);
     res.writeHead(reply.status ?? 200, {
       ...JSON_HEADERS,
+      ...reply.headers,
       "content-length": Buffer.byteLength(text),
     });
     res.end(text);
@@ -217,6 +226,8 @@ export function createDispatcher<Name extends string, Rule>(
       if (!found) throw badRequest("no such route");
       spec = found;
       completion.route = spec.name;
+      const wait = options.limit?.(peer, spec);
+      if (wait) throw new RateLimitedError(wait);
       let bodyPromise: Promise<Uint8Array> | undefined;
       const body = () => bodyPromise ??= readBody(req, limit);
       reply = await runRoute(options.handlers[spec.name], options.guard, {
