@@ -25,6 +25,9 @@ import { RestoreCollector } from "./state/restore.ts";
 import { Secrets } from "./state/secrets.ts";
 import { RootKeyState } from "./state/rootkey.ts";
 import { openStore } from "./store/open.ts";
+import { guardStoreFile } from "./store/file_guard.ts";
+import { join } from "node:path";
+import { STORE_FILES } from "../lib/config/programs.ts";
 import { instrumentStore, NexusMetrics } from "./metrics/nexus.ts";
 import { serveMetrics } from "./metrics/server.ts";
 import { keyGeneration } from "./routes/status.ts";
@@ -86,7 +89,14 @@ await runProgram("nexus", async () => {
     keyGeneration: () => scraped.state ? keyGeneration({ state: scraped.state }) : 0,
     keeperProbe,
   });
-  const store = metrics ? instrumentStore(opened, metrics) : opened;
+  // A deleted or replaced data folder must not swallow acknowledged writes.
+  const file = config.backend === "sqlite"
+    ? STORE_FILES.sqlite
+    : config.profile.dataDir
+    ? STORE_FILES.kv
+    : undefined;
+  const guarded = file ? guardStoreFile(opened, join(config.dataDir, file)) : opened;
+  const store = metrics ? instrumentStore(guarded, metrics) : guarded;
   const state = new RootKeyState(config.threshold, config.shares, store);
   scraped.state = state;
   if (metrics) state.onReady(() => metrics.keyReady());

@@ -1,7 +1,7 @@
 /**
  * Fault drill: the file system under Nexus's data folder fills up (a small
  * tmpfs mounted there, which needs root, as CI runs; the drill is skipped with
- * a note otherwise). Puts must fail fast with a 500 and
+ * a note otherwise), then the folder's contents are deleted. Puts must fail fast with a 500 and
  * a log line naming the fault, nothing half-written may be served, reads must
  * keep working, the process must stay up, and writes must succeed again as
  * soon as the fault is gone, without a restart.
@@ -44,7 +44,7 @@ async function fill(dir: string): Promise<string> {
 
 for (const backend of ["kv", "sqlite"] as const) {
   Deno.test({
-    name: `disk full under the ${backend} store: 500s, reads go on, writes come back`,
+    name: `disk full, then folder deleted, under ${backend}: 500s, reads go on, nothing lost`,
     ignore: !isRoot,
     fn: async () => {
       const stack = await Stack.start({ backend, bootstrap: false });
@@ -78,13 +78,23 @@ for (const backend of ["kv", "sqlite"] as const) {
           "disk/after-full",
           "disk/before",
         ]);
+
+        // The data folder's contents deleted under Nexus: a write would go to a file nobody
+        // opens again, so it is refused rather than acknowledged; reads go on.
+        for await (const entry of Deno.readDir(dir)) {
+          await Deno.remove(join(dir, entry.name), { recursive: true });
+        }
+        const goneMs = await refusedWith500(client, "disk/gone");
+        await nexus.waitFor(/request failed: store folder missing/);
+        assert.deepEqual(await client.getSecret("disk/before"), { v: "1" }, "reads go on");
         assert.equal(
           await Promise.race([nexus.ended().then(() => "ended"), Promise.resolve("running")]),
           "running",
         );
         console.log(
-          `drill disk (${backend}): a put on a full disk refused in ${Math.round(fullMs)} ms; ` +
-            "reads served throughout; writes back without a restart",
+          `drill disk (${backend}): a put on a full disk refused in ${Math.round(fullMs)} ms ` +
+            `(writes back without a restart), with the folder deleted in ${Math.round(goneMs)} ` +
+            "ms; reads served throughout",
         );
       } finally {
         pilot.close();

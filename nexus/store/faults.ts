@@ -26,10 +26,13 @@ const FAULTS: [RegExp, StoreFault][] = [
     fault: "read-only",
     hint: "make the data folder writable again; writes resume by themselves",
   }],
-  [/unable to open database file|no such file or directory|ENOENT|os error 2\b/i, {
-    fault: "folder missing",
-    hint: "the data folder or its database file is gone; restore it, or restart Nexus",
-  }],
+  [
+    /unable to open database file|is no longer there|no such file or directory|ENOENT|os error 2\b/i,
+    {
+      fault: "folder missing",
+      hint: "the data folder or its database file is gone; restore it, or restart Nexus",
+    },
+  ],
 ];
 
 /** The fault behind a store error, if it is one of the file system's. */

@@ -1,0 +1,66 @@
+/**
+ * A store in a file keeps working after its file is deleted or replaced (the process
+ * still holds the old one open), and every write then goes to a file nobody will open
+ * again: acknowledged, and lost at the next start. This guard looks at the file after
+ * each commit and refuses to acknowledge a write that went to a file that is no longer
+ * the one at its path. Reads go on from the file still open.
+ *
+ * @module
+ */
+
+import type { Store, StoreTransaction } from "./store.ts";
+
+/** The identity of a file: device and inode. */
+function identity(path: string): string | undefined {
+  try {
+    const info = Deno.statSync(path);
+    return `${info.dev}:${info.ino}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Thrown for a write that went to a database file no longer at its path. */
+export class StoreFileGoneError extends Error {
+  override name = "StoreFileGoneError";
+  constructor(readonly path: string) {
+    super(
+      `the database file ${path} is no longer there (its folder was deleted or replaced); ` +
+        "this write was not kept",
+    );
+  }
+}
+
+/**
+ * Wraps `store`, whose database is the file at `path` (it must exist now). Everything
+ * but `commit` is passed through.
+ */
+export function guardStoreFile(store: Store, path: string): Store {
+  const opened = identity(path);
+  if (!opened) throw new Error(`the database file ${path} is missing right after opening it`);
+  const check = () => {
+    if (identity(path) !== opened) throw new StoreFileGoneError(path);
+  };
+  const atomic = (): StoreTransaction => {
+    const inner = store.atomic();
+    const tx: StoreTransaction = {
+      check: (key, versionstamp) => (inner.check(key, versionstamp), tx),
+      set: (key, value) => (inner.set(key, value), tx),
+      delete: (key) => (inner.delete(key), tx),
+      commit: async () => {
+        check(); // before too: a write known to be lost is not even tried
+        const result = await inner.commit();
+        check();
+        return result;
+      },
+    };
+    return tx;
+  };
+  return new Proxy(store, {
+    get(target, property, receiver) {
+      if (property === "atomic") return atomic;
+      const value = Reflect.get(target, property, receiver);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
