@@ -47,10 +47,18 @@ await runProgram("nexus", async () => {
     requireAccess("SPIKE_NEXUS_KEEPER_PEERS", { kind: "net", host: hostOf(keeper.url) });
   }
   const source = await identityFor("nexus", log);
-  const store = await openStore(
-    config,
-    (e) => log.warn("database connection lost", { error: e.message }),
-  );
+  const store = await openStore(config, {
+    onConnectionLost: (e) => log.warn("database connection lost", { error: e.message }),
+    onAvailability: (up, reason) =>
+      up
+        ? log.notice("database reachable")
+        : log.error("database unreachable; requests answer 503 until it is back", { reason }),
+    onWaiting: (reason, maxDelayMs) =>
+      log.warn("database unreachable at start; waiting for it", {
+        reason,
+        retryEverySecondsAtMost: maxDelayMs / 1000,
+      }),
+  });
   const state = new RootKeyState(config.threshold, config.shares, store);
   const agent = !config.profile.keepers ? undefined : createMtlsAgent({
     source,

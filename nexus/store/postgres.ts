@@ -56,6 +56,7 @@
 import { createHash } from "node:crypto";
 // @ts-types="@types/pg"
 import pg from "pg";
+import { ApiError } from "../../lib/api/errors.ts";
 import { decodeKey, encodeKey } from "./keys.ts";
 import type { Store, StoreEntry, StoreKey, StoreTransaction } from "./store.ts";
 import type { PgConnInfo } from "./postgres_conninfo.ts";
@@ -79,6 +80,11 @@ export interface PostgresOptions {
   operationTimeoutMs: number;
   /** Told about connection errors outside any operation (an idle connection cut). */
   onIdleError?: (error: Error) => void;
+  /**
+   * Told once each time the database stops answering (`up` false, with why: never a password)
+   * and once when it answers again, so that an outage is one log line, not one per request.
+   */
+  onAvailability?: (up: boolean, reason?: string) => void;
 }
 
 /** The backend's settings, from Nexus's configuration (upstream's variable names). */
@@ -93,11 +99,21 @@ export interface PostgresSettings {
   operationTimeoutMs: number;
 }
 
-/** The database did not answer in time, or could not be reached. */
-export class StoreUnavailableError extends Error {
+/**
+ * The database did not answer in time, or could not be reached. It is a
+ * `state_not_ready` {@link ApiError} (as a ValidationError is a 400), so the
+ * one error mapping answers 503: the request may succeed later or through
+ * another replica, and the client library retries only what is safe to retry
+ * (a write that failed this way may have been committed, and is never re-sent).
+ */
+export class StoreUnavailableError extends ApiError {
+  override name = "StoreUnavailableError";
+  readonly reason: string;
+
   constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "StoreUnavailableError";
+    super("state_not_ready", message);
+    this.reason = message;
+    if (options?.cause !== undefined) this.cause = options.cause;
   }
 }
 
@@ -142,11 +158,29 @@ type Write = { key: Uint8Array; value: Uint8Array | null };
 export class PostgresStore implements Store {
   readonly #pool: pg.Pool;
   readonly #timeoutMs: number;
+  readonly #onAvailability: ((up: boolean, reason?: string) => void) | undefined;
+  #down = false;
   #ended: Promise<void> | undefined;
 
-  constructor(pool: pg.Pool, timeoutMs: number) {
+  constructor(
+    pool: pg.Pool,
+    timeoutMs: number,
+    onAvailability?: (up: boolean, reason?: string) => void,
+  ) {
     this.#pool = pool;
     this.#timeoutMs = timeoutMs;
+    this.#onAvailability = onAvailability;
+  }
+
+  /** True from an operation that found the database unreachable until one succeeds. */
+  get unavailable(): boolean {
+    return this.#down;
+  }
+
+  #availability(up: boolean, reason?: string): void {
+    if (this.#down === !up) return;
+    this.#down = !up;
+    this.#onAvailability?.(up, reason);
   }
 
   /**
@@ -171,6 +205,8 @@ export class PostgresStore implements Store {
       try {
         client = await this.#pool.connect();
       } catch (e) {
+        // A refused login or a missing database is a setting to fix, not an outage to wait out.
+        if (!isConnectionError(e)) throw e;
         throw new StoreUnavailableError(`cannot reach PostgreSQL for ${what}: ${message(e)}`, {
           cause: e,
         });
@@ -183,18 +219,20 @@ export class PostgresStore implements Store {
       const result = await Promise.race([work, deadline]);
       client?.release();
       client = undefined;
+      this.#availability(true);
       return result;
     } catch (e) {
       // Broken, mid-transaction or still busy: never hand this connection out again.
       client?.release(e instanceof Error ? e : new Error(String(e)));
       client = undefined;
-      if (e instanceof StoreUnavailableError) throw e;
-      if (isConnectionError(e)) {
-        throw new StoreUnavailableError(`PostgreSQL failed during ${what}: ${message(e)}`, {
-          cause: e,
-        });
-      }
-      throw e;
+      const unavailable = e instanceof StoreUnavailableError
+        ? e
+        : isConnectionError(e)
+        ? new StoreUnavailableError(`PostgreSQL failed during ${what}: ${message(e)}`, { cause: e })
+        : undefined;
+      if (!unavailable) throw e;
+      this.#availability(false, unavailable.reason);
+      throw unavailable;
     } finally {
       clearTimeout(timer);
       // A late connection (after the deadline) goes back to the pool closed.
@@ -426,7 +464,7 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Postg
   // An idle connection cut by the server (restart, failover) must not crash Nexus:
   // the pool drops it and connects anew when next needed.
   pool.on("error", (e) => options.onIdleError?.(e));
-  const store = new PostgresStore(pool, timeout);
+  const store = new PostgresStore(pool, timeout, options.onAvailability);
   try {
     await store.migrate();
   } catch (e) {
@@ -442,7 +480,7 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Postg
  */
 export async function openPostgresFromSettings(
   settings: PostgresSettings,
-  onIdleError?: (error: Error) => void,
+  events: Pick<PostgresOptions, "onIdleError" | "onAvailability"> = {},
 ): Promise<PostgresStore> {
   const { conninfo } = settings;
   let password: string | undefined;
@@ -469,7 +507,7 @@ export async function openPostgresFromSettings(
     ca,
     maxOpenConns: settings.maxOpenConns,
     operationTimeoutMs: settings.operationTimeoutMs,
-    onIdleError,
+    ...events,
   });
 }
 

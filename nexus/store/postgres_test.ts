@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 // @ts-types="@types/pg"
 import pg from "pg";
+import { errorReply } from "../../lib/http/dispatch.ts";
 import { createPki } from "../../lib/spiffe/_test_pki.ts";
 import { PgCluster, POSTGRES_BIN } from "../../tests/support/postgres.ts";
 import {
@@ -220,8 +221,13 @@ Deno.test({
       await t.step("PostgreSQL stopped: operations fail fast; started: they resume", async () => {
         const opts = await options({ operationTimeoutMs: 3000 });
         const idleErrors: Error[] = [];
+        const changes: string[] = [];
         const store = track(
-          await openPostgresStore({ ...opts, onIdleError: (e) => idleErrors.push(e) }),
+          await openPostgresStore({
+            ...opts,
+            onIdleError: (e) => idleErrors.push(e),
+            onAvailability: (up) => changes.push(up ? "up" : "down"),
+          }),
         );
         assert.ok((await store.atomic().set(["kept"], bytes("1")).commit()).ok);
         await cluster.pause();
@@ -232,9 +238,17 @@ Deno.test({
           ]
         ) {
           const started = performance.now();
-          await assert.rejects(op(), StoreUnavailableError);
+          await assert.rejects(op(), (e: unknown) => {
+            // What a request meeting it answers: 503 state_not_ready, and nothing more.
+            const { reply, code, unexpected } = errorReply(undefined, e);
+            assert.deepEqual([reply.status, code, unexpected], [503, "state_not_ready", false]);
+            assert.deepEqual((reply as { json: unknown }).json, { err: "state_not_ready" });
+            return e instanceof StoreUnavailableError;
+          });
           assert.ok(performance.now() - started < 3500, "failed within the timeout");
         }
+        // Told once, not once per failed operation.
+        assert.deepEqual(changes, ["down"]);
         await cluster.resume();
         // The pool connects anew by itself; what was acknowledged before the stop is there.
         let value: string | undefined;
@@ -247,6 +261,7 @@ Deno.test({
           }
         }
         assert.equal(value, "1");
+        assert.deepEqual(changes, ["down", "up"]);
         assert.equal(await store.get(["b"]), null);
         assert.ok((await store.atomic().set(["b"], bytes("3")).commit()).ok);
       });
