@@ -11,6 +11,8 @@
  * @module
  */
 
+import { requireAccess } from "../../lib/config/permissions.ts";
+import { BACKENDS } from "../../lib/config/programs.ts";
 import type { NexusConfig } from "../config.ts";
 import { openKvStore, openMemoryStore } from "./kv.ts";
 import { openPostgresFromSettings, StoreUnavailableError } from "./postgres.ts";
@@ -19,6 +21,30 @@ import type { Store } from "./store.ts";
 
 /** The store settings of the configuration. */
 export type StoreConfig = Pick<NexusConfig, "backend" | "dataDir" | "busyTimeoutMs" | "postgres">;
+
+/**
+ * Checks, before anything is opened, that this process was granted what the
+ * store needs: the database's address, password and CA files (postgres), or
+ * the data folder; else stops with the flag to add (`deno run` by hand).
+ */
+export function requireStoreAccess(config: StoreConfig): void {
+  if (config.postgres) {
+    const { conninfo, passwordFile } = config.postgres;
+    requireAccess("SPIKE_NEXUS_DB_URL", { kind: "net", host: `${conninfo.host}:${conninfo.port}` });
+    if (passwordFile) {
+      requireAccess("SPIKE_NEXUS_DB_PASSWORD_FILE", { kind: "read", path: passwordFile });
+    }
+    if (conninfo.sslrootcert) {
+      requireAccess("sslrootcert", { kind: "read", path: conninfo.sslrootcert });
+    }
+  } else if (BACKENDS[config.backend].dataDir) {
+    requireAccess(
+      "SPIKE_NEXUS_DATA_DIR",
+      { kind: "read", path: config.dataDir },
+      { kind: "write", path: config.dataDir },
+    );
+  }
+}
 
 /** What a store tells about its database while Nexus runs (postgres only). */
 export interface StoreEvents {

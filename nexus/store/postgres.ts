@@ -57,6 +57,7 @@ import { createHash } from "node:crypto";
 // @ts-types="@types/pg"
 import pg from "pg";
 import { ApiError } from "../../lib/api/errors.ts";
+import { RecordDigest } from "./digest.ts";
 import { decodeKey, encodeKey } from "./keys.ts";
 import type { Store, StoreEntry, StoreKey, StoreTransaction } from "./store.ts";
 import type { PgConnInfo } from "./postgres_conninfo.ts";
@@ -117,6 +118,17 @@ export class StoreUnavailableError extends ApiError {
   }
 }
 
+/** A migration's target already holds records (nothing was written). */
+export class TargetNotEmptyError extends Error {
+  constructor(readonly records: number) {
+    super(
+      `the PostgreSQL database already holds ${records} records: migrate only into an empty ` +
+        "database (nothing was written)",
+    );
+    this.name = "TargetNotEmptyError";
+  }
+}
+
 /** The database holds a schema newer than this code knows. */
 export class SchemaTooNewError extends Error {
   constructor(found: number) {
@@ -153,6 +165,9 @@ const MIGRATIONS: Record<number, string> = {
 };
 
 type Write = { key: Uint8Array; value: Uint8Array | null };
+
+/** Records per statement when importing (and per page when reading them back). */
+const IMPORT_BATCH = 500;
 
 /** The PostgreSQL {@link Store}; open it with {@link openPostgresStore}. */
 export class PostgresStore implements Store {
@@ -350,6 +365,78 @@ export class PostgresStore implements Store {
         throw e;
       }
     });
+  }
+
+  /**
+   * Copies `records` (as another backend handed them out: key and sealed
+   * value) into this store in one transaction, refusing when it already holds
+   * any record. Writers on the table (a Nexus already pointed at it) wait
+   * until the copy is done. Before committing, reads back everything the
+   * table holds and hands its count and digest to `verify`: a throw from it,
+   * as any other failure, rolls everything back, so the database ends either
+   * a full, checked copy or as empty as it was. Each statement is bounded by
+   * the operation timeout; the copy as a whole is not.
+   */
+  async importAll(
+    records: Iterable<StoreEntry>,
+    verify: (target: RecordDigest) => void | Promise<void>,
+  ): Promise<RecordDigest> {
+    let c: pg.PoolClient;
+    try {
+      c = await this.#pool.connect();
+    } catch (e) {
+      if (!isConnectionError(e)) throw e;
+      throw new StoreUnavailableError(`cannot reach PostgreSQL: ${message(e)}`, { cause: e });
+    }
+    try {
+      await c.query("BEGIN");
+      await c.query("SET LOCAL idle_in_transaction_session_timeout = 0");
+      await c.query("LOCK TABLE spike_kv IN EXCLUSIVE MODE");
+      const { rows } = await c.query<{ n: string }>("SELECT count(*) AS n FROM spike_kv");
+      if (Number(rows[0].n) > 0) throw new TargetNotEmptyError(Number(rows[0].n));
+      let batch: StoreEntry[] = [];
+      const flush = async () => {
+        if (batch.length === 0) return;
+        // No ON CONFLICT: a key given twice is an error, never a silent overwrite.
+        await c.query({
+          name: "spike-import",
+          text: `INSERT INTO spike_kv (k, v, ver)
+            SELECT k, v, (SELECT nextval('spike_versions')) FROM unnest($1::bytea[], $2::bytea[]) AS t(k, v)`,
+          values: [batch.map((r) => encodeKey(r.key)), batch.map((r) => r.value)],
+        });
+        batch = [];
+      };
+      for (const record of records) {
+        batch.push(record);
+        if (batch.length >= IMPORT_BATCH) await flush();
+      }
+      await flush();
+      const target = new RecordDigest();
+      let after: Uint8Array = new Uint8Array(0);
+      for (;;) {
+        const page = await c.query<{ k: Uint8Array; v: Uint8Array }>({
+          name: "spike-import-read",
+          text: "SELECT k, v FROM spike_kv WHERE k > $1 ORDER BY k LIMIT $2",
+          values: [after, IMPORT_BATCH],
+        });
+        for (const r of page.rows) target.add(bytes(r.k), bytes(r.v));
+        if (page.rows.length < IMPORT_BATCH) break;
+        after = bytes(page.rows[page.rows.length - 1].k);
+      }
+      await verify(target);
+      await c.query("COMMIT");
+      c.release();
+      return target;
+    } catch (e) {
+      await c.query("ROLLBACK").catch(() => {});
+      c.release(true);
+      if (isConnectionError(e)) {
+        throw new StoreUnavailableError(`PostgreSQL failed during the copy: ${message(e)}`, {
+          cause: e,
+        });
+      }
+      throw e;
+    }
   }
 
   /** Runs the schema check and migrations (see {@link openPostgresStore}). */

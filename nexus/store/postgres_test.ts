@@ -20,7 +20,10 @@ import {
   SCHEMA_VERSION,
   SchemaTooNewError,
   StoreUnavailableError,
+  TargetNotEmptyError,
 } from "./postgres.ts";
+import { RecordDigest } from "./digest.ts";
+import { encodeKey } from "./keys.ts";
 import { parsePgConnInfo } from "./postgres_conninfo.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
@@ -160,6 +163,37 @@ Deno.test({
           );
         },
       );
+
+      await t.step("an import is all or nothing, and only into an empty store", async () => {
+        const store = track(await openPostgresStore(await options()));
+        const records = Array.from({ length: 1203 }, (_, i) => ({
+          key: ["r", i] as const,
+          value: bytes(`v${i}`),
+          versionstamp: "",
+        }));
+        const source = new RecordDigest();
+        for (const r of records) source.add(encodeKey(r.key), r.value);
+        // A verification that fails rolls the whole copy back.
+        await assert.rejects(
+          store.importAll(records, (target) => {
+            assert.equal(target.count, records.length);
+            assert.equal(target.hex, source.hex);
+            throw new Error("refused by the check");
+          }),
+          /refused by the check/,
+        );
+        assert.deepEqual(await store.list([]), []);
+        // A key given twice is an error, not an overwrite; nothing is left either.
+        await assert.rejects(store.importAll([...records, records[0]], () => {}));
+        assert.deepEqual(await store.list([]), []);
+        const done = await store.importAll(records, () => {});
+        assert.equal(done.hex, source.hex);
+        assert.equal((await store.list(["r"])).length, records.length);
+        assert.equal(new TextDecoder().decode((await store.get(["r", 7]))!.value), "v7");
+        // The store works as usual afterwards (versions go on from the sequence).
+        assert.ok((await store.atomic().set(["r", 7], bytes("new")).commit()).ok);
+        await assert.rejects(store.importAll(records, () => {}), TargetNotEmptyError);
+      });
 
       await t.step("a wrong password is refused at open", async () => {
         await assert.rejects(
