@@ -12,11 +12,19 @@ import { NexusClient } from "../lib/client/nexus.ts";
 import { shareAt } from "../lib/crypto/shamir.ts";
 import { agentAs, keeperAs } from "./support/clients.ts";
 import { PgCluster, POSTGRES_BIN } from "./support/postgres.ts";
-import { type Identity, Stack } from "./support/stack.ts";
+import { type Identity, type Proc, Stack } from "./support/stack.ts";
 
 const REPLICAS = 3;
 /** `SPIKE_NEXUS_DB_OPERATION_TIMEOUT` of every replica here. */
 const OPERATION_TIMEOUT_MS = 5_000;
+
+/** Whether the process is still running. */
+async function alive(proc: Proc): Promise<boolean> {
+  return await Promise.race([
+    proc.status.then(() => false),
+    new Promise<boolean>((r) => setTimeout(() => r(true), 50)),
+  ]);
+}
 
 /** Calls `op` until Nexus stops answering 503 (it has its key), within `ms`. */
 async function untilServed<T>(op: () => Promise<T>, ms = 30_000): Promise<T> {
@@ -58,7 +66,7 @@ Deno.test("three Nexus replicas on one PostgreSQL serve as one", {
     const clientOf = async (identity: Identity, i: number) => {
       const { agent, close } = await agentAs(s, identity, "nexus");
       closers.push(close);
-      return new NexusClient({ url: urls[i], agent, timeoutMs: 10_000, readAttempts: 1 });
+      return new NexusClient({ url: s.replicaUrl(i), agent, timeoutMs: 10_000, readAttempts: 1 });
     };
     const su = await Promise.all(urls.map((_, i) => clientOf("pilot", i)));
 
@@ -308,6 +316,10 @@ Deno.test("three Nexus replicas on one PostgreSQL serve as one", {
           stop = true;
           await Promise.all(load);
         }
+        for (const i of [0, 1, 2]) {
+          const proc = i === 0 ? s.nexus! : s.replicas.get(i)!;
+          assert.ok(await alive(proc), `replica ${i} ended:\n${proc.stderr().slice(-3000)}`);
+        }
         assert.deepEqual(unexpected, [], "failures other than 503");
         assert.ok(ackedIn.back >= 30, `only ${ackedIn.back} writes after the restart`);
         assert.ok(refused.length > 0, "no write met the stopped database");
@@ -374,6 +386,24 @@ Deno.test("three Nexus replicas on one PostgreSQL serve as one", {
           assert.match(proc.stderr(), /root key recovered from keepers/);
         }
         console.log(`restore through one replica: the other two served after ${tookMs}ms`);
+      },
+    );
+
+    await t.step(
+      "a replica reaching PostgreSQL over its unix socket joins and serves",
+      async () => {
+        // libpq's form: the host is the socket's folder; the launcher grants that socket file only.
+        const local = await s.startNexus({
+          SPIKE_NEXUS_DB_URL: `host=${pg.dir} port=${pg.port} user=${pg.user} dbname=nexus`,
+        }, 3);
+        const viaSocket = await clientOf("pilot", 3);
+        assert.deepEqual(await untilServed(() => viaSocket.getSecret("app/db")), {
+          user: "u",
+          pass: "p2",
+        });
+        await viaSocket.putSecret("app/socket", { k: "1" });
+        assert.deepEqual(await su[0].getSecret("app/socket"), { k: "1" });
+        assert.match(local.stderr(), /root key recovered from keepers/);
       },
     );
   } finally {

@@ -30,7 +30,12 @@ export type StoreConfig = Pick<NexusConfig, "backend" | "dataDir" | "busyTimeout
 export function requireStoreAccess(config: StoreConfig): void {
   if (config.postgres) {
     const { conninfo, passwordFile } = config.postgres;
-    requireAccess("SPIKE_NEXUS_DB_URL", { kind: "net", host: `${conninfo.host}:${conninfo.port}` });
+    requireAccess(
+      "SPIKE_NEXUS_DB_URL",
+      conninfo.socketPath
+        ? { kind: "unix-socket", path: conninfo.socketPath }
+        : { kind: "net", host: `${conninfo.host}:${conninfo.port}` },
+    );
     if (passwordFile) {
       requireAccess("SPIKE_NEXUS_DB_PASSWORD_FILE", { kind: "read", path: passwordFile });
     }

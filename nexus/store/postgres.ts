@@ -217,22 +217,14 @@ export class PostgresStore implements Store {
       }, this.#timeoutMs);
     });
     const work = (async () => {
-      try {
-        client = await this.#pool.connect();
-      } catch (e) {
-        // A refused login or a missing database is a setting to fix, not an outage to wait out.
-        if (!isConnectionError(e)) throw e;
-        throw new StoreUnavailableError(`cannot reach PostgreSQL for ${what}: ${message(e)}`, {
-          cause: e,
-        });
-      }
+      client = await this.#checkout(what);
       if (timedOut) throw new StoreUnavailableError("timed out");
       return await op(client);
     })();
     work.catch(() => {}); // its failure is reported through the race below (or was too late)
     try {
       const result = await Promise.race([work, deadline]);
-      client?.release();
+      if (client) giveBack(client);
       client = undefined;
       this.#availability(true);
       return result;
@@ -253,6 +245,27 @@ export class PostgresStore implements Store {
       // A late connection (after the deadline) goes back to the pool closed.
       work.then(() => {}, () => {}).finally(() => client?.release(true));
     }
+  }
+
+  /**
+   * A pooled connection, listened to while it is out: the server cutting it
+   * (a restart, a failover) makes pg emit "error" on it, which with nobody
+   * listening would end the whole process. The failure reaches the caller
+   * anyway, through the statement in progress or the next one.
+   */
+  async #checkout(what: string): Promise<pg.PoolClient> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.#pool.connect();
+    } catch (e) {
+      // A refused login or a missing database is a setting to fix, not an outage to wait out.
+      if (!isConnectionError(e)) throw e;
+      throw new StoreUnavailableError(`cannot reach PostgreSQL for ${what}: ${message(e)}`, {
+        cause: e,
+      });
+    }
+    client.on("error", whileCheckedOut);
+    return client;
   }
 
   get(key: StoreKey): Promise<StoreEntry | null> {
@@ -381,13 +394,7 @@ export class PostgresStore implements Store {
     records: Iterable<StoreEntry>,
     verify: (target: RecordDigest) => void | Promise<void>,
   ): Promise<RecordDigest> {
-    let c: pg.PoolClient;
-    try {
-      c = await this.#pool.connect();
-    } catch (e) {
-      if (!isConnectionError(e)) throw e;
-      throw new StoreUnavailableError(`cannot reach PostgreSQL: ${message(e)}`, { cause: e });
-    }
+    const c = await this.#checkout("the copy");
     try {
       await c.query("BEGIN");
       await c.query("SET LOCAL idle_in_transaction_session_timeout = 0");
@@ -425,7 +432,7 @@ export class PostgresStore implements Store {
       }
       await verify(target);
       await c.query("COMMIT");
-      c.release();
+      giveBack(c);
       return target;
     } catch (e) {
       await c.query("ROLLBACK").catch(() => {});
@@ -479,6 +486,15 @@ export class PostgresStore implements Store {
   close(): Promise<void> {
     return this.end();
   }
+}
+
+/** The "error" listener of a checked-out connection (see `#checkout`). */
+function whileCheckedOut(): void {}
+
+/** Returns a healthy connection to the pool, which listens to it itself while it is idle. */
+function giveBack(client: pg.PoolClient): void {
+  client.removeListener("error", whileCheckedOut);
+  client.release();
 }
 
 /** Errors that mean the database is unreachable or unable to serve now (not a bad statement). */

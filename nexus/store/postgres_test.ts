@@ -62,7 +62,6 @@ Deno.test("postgres connection strings: URL and key/value, checked", () => {
       ["host=a user=b sslmode=prefer", /sslmode="prefer" is not supported/],
       ["host=a user=b port=99999", /port must be a number/],
       ["host=a,b user=c", /several hosts/],
-      ["host=/run/postgresql user=c", /unix socket hosts are not supported/],
       ["host=a user=c sslcert=/c.pem", /client certificates/],
       ["host=a", /no user/],
       ["host=a user=b target_session_attrs=any", /"target_session_attrs" is not supported/],
@@ -72,6 +71,15 @@ Deno.test("postgres connection strings: URL and key/value, checked", () => {
   ) {
     assert.throws(() => parsePgConnInfo(bad), why, bad);
   }
+  // A unix socket host, as libpq: the folder, its socket file, and no TLS (sslmode is moot there).
+  const local = parsePgConnInfo("host=/run/postgresql port=5433 user=nexus sslmode=verify-full");
+  assert.equal(local.host, "/run/postgresql");
+  assert.equal(local.socketPath, "/run/postgresql/.s.PGSQL.5433");
+  assert.equal(local.sslmode, "disable");
+  assert.equal(
+    parsePgConnInfo("postgresql://nexus@%2Fvar%2Frun%2Fpg/db").socketPath,
+    "/var/run/pg/.s.PGSQL.5432",
+  );
   // A password never appears in an error.
   assert.throws(
     () => parsePgConnInfo("postgresql://u:hunter2@h/d?sslmode=nope"),
@@ -193,6 +201,25 @@ Deno.test({
         // The store works as usual afterwards (versions go on from the sequence).
         assert.ok((await store.atomic().set(["r", 7], bytes("new")).commit()).ok);
         await assert.rejects(store.importAll(records, () => {}), TargetNotEmptyError);
+      });
+
+      await t.step("over the server's unix socket (host is its folder)", async () => {
+        const tcp = await options();
+        const store = track(
+          await openPostgresStore({
+            ...tcp,
+            conninfo: parsePgConnInfo(
+              `host=${cluster.dir} port=${cluster.port} user=${cluster.user} ` +
+                `dbname=${tcp.conninfo.database}`,
+            ),
+          }),
+        );
+        assert.ok((await store.atomic().set(["via"], bytes("socket")).commit()).ok);
+        const peers = await cluster.psql(
+          `SELECT count(*) FROM pg_stat_activity WHERE datname = '${tcp.conninfo.database}' ` +
+            "AND application_name = 'spike-nexus' AND client_port = -1",
+        );
+        assert.ok(Number(peers) >= 1, "connected over the unix socket");
       });
 
       await t.step("a wrong password is refused at open", async () => {
