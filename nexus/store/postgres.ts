@@ -47,8 +47,7 @@
  * so that they read as unset (a stray PGREPLICATION must not switch the
  * connection into replication mode); `PGPASSWORD` is read by the configuration.
  *
- * Key encoding: `encodeKey`/`decodeKey` are imported from `./sqlite.ts` for
- * now (they are moving to `./keys.ts`).
+ * Key encoding: `encodeKey`/`decodeKey` of `./keys.ts`, shared with the sqlite backend.
  *
  * @module
  */
@@ -185,11 +184,6 @@ export class PostgresStore implements Store {
     this.#pool = pool;
     this.#timeoutMs = timeoutMs;
     this.#onAvailability = onAvailability;
-  }
-
-  /** True from an operation that found the database unreachable until one succeeds. */
-  get unavailable(): boolean {
-    return this.#down;
   }
 
   #availability(up: boolean, reason?: string): void {
