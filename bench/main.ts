@@ -313,7 +313,13 @@ async function main(): Promise<void> {
     (results.backends as Record<string, unknown>)[backend] = await benchBackend(backend, base.rps);
   }
   if (BACKEND_LIST.includes("postgres")) {
-    results.postgres = await benchPostgres({ baselineRps: base.rps, loadgen, scale: SCALE, log });
+    results.postgres = await benchPostgres({
+      baselineRps: base.rps,
+      loadgen,
+      scale: SCALE,
+      seconds: SECONDS,
+      log,
+    });
   }
   results.benchSeconds = Math.round((performance.now() - started) / 1000);
   await Deno.mkdir(join(ROOT, "bench/results"), { recursive: true });

@@ -32,10 +32,31 @@ export interface PostgresBenchOptions {
   ) => Promise<RunStats>;
   /** Stored-secret counts for the scale runs. */
   scale: number[];
+  /** Seconds each run measures (after a one-second warm-up). */
+  seconds: number;
   log: (line: string) => void;
 }
 
-type Ratioed = RunStats & { ratioToBaseline: number };
+/** CPU microseconds per request, by who spent them (from `/proc/PID/stat`). */
+interface CpuPerRequest {
+  nexusUs: number;
+  postgresUs: number;
+}
+
+type Ratioed = RunStats & { ratioToBaseline: number; cpu: CpuPerRequest };
+
+/** User + system CPU time of `pids`, in ms (Linux clock ticks of 10 ms). */
+async function cpuMs(pids: number[]): Promise<number> {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
+    } catch { /* ended */ }
+  }
+  return ticks * 10;
+}
 
 /** What the section measured (`results.postgres` in latest.json). */
 export interface PostgresResults {
@@ -102,17 +123,35 @@ export async function benchPostgres(o: PostgresBenchOptions): Promise<PostgresRe
       count: 1000,
     }) as unknown as { seconds: number };
 
-    const ratio = (stats: RunStats): Ratioed => ({
-      ...stats,
-      ratioToBaseline: Math.round(stats.rps / o.baselineRps * 1000) / 1000,
-    });
+    const nexusPids = () => [s.nexus!.pid, ...[...s.replicas.values()].map((p) => p.pid)];
+    /** One run, with the CPU that Nexus (every replica) and PostgreSQL spent per request. */
+    const measured = async (url: string, workload: "get" | "put"): Promise<Ratioed> => {
+      const pgPids = await pg.pids();
+      const [nexus0, pg0] = [await cpuMs(nexusPids()), await cpuMs(pgPids)];
+      const stats = await o.loadgen({ socket, url, workload });
+      const [nexus1, pg1] = [await cpuMs(nexusPids()), await cpuMs(pgPids)];
+      // The warm-up's requests are in the CPU time too: count them at the measured rate.
+      const requests = Math.max(1, stats.rps * (o.seconds + 1));
+      return {
+        ...stats,
+        ratioToBaseline: Math.round(stats.rps / o.baselineRps * 1000) / 1000,
+        cpu: {
+          nexusUs: Math.round((nexus1 - nexus0) * 1000 / requests),
+          postgresUs: Math.round((pg1 - pg0) * 1000 / requests),
+        },
+      };
+    };
     const replicas: PostgresResults["replicas"] = {};
     for (let n = 1; n <= REPLICAS; n++) {
       const url = urls.slice(0, n).join(",");
       o.log(`postgres: secret get and put over ${n} replica(s)`);
-      const get = ratio(await o.loadgen({ socket, url, workload: "get" }));
-      const put = ratio(await o.loadgen({ socket, url, workload: "put" }));
+      const get = await measured(url, "get");
+      const put = await measured(url, "put");
       replicas[String(n)] = { get, put };
+      o.log(
+        `postgres: ${n} replica(s): get ${get.rps} req/s (p99 ${get.p99ms} ms), put ${put.rps}; ` +
+          `CPU µs/request get ${JSON.stringify(get.cpu)}, put ${JSON.stringify(put.cpu)}`,
+      );
     }
 
     const scale: PostgresResults["scale"] = {};
@@ -147,6 +186,9 @@ export async function benchPostgres(o: PostgresBenchOptions): Promise<PostgresRe
         paths: target,
       });
       scale[String(target)] = { stored: target, replicas: REPLICAS, get, put };
+      o.log(
+        `postgres: ${target} stored: get ${get.rps} req/s (p99 ${get.p99ms} ms), put ${put.rps}`,
+      );
     }
     const version = (await pg.psql("SHOW server_version")).trim();
     return {
@@ -156,7 +198,8 @@ export async function benchPostgres(o: PostgresBenchOptions): Promise<PostgresRe
       seedSecondsPer1000: Math.round(seeded.seconds * 100) / 100,
     };
   } catch (e) {
-    // A load generator that lost its agent says only that; the agent's own words say why.
+    // A load generator that lost its agent says only that; the agent's own words say why. (Seen:
+    // Deno's HTTP/2 aborting the dev agent on an nghttp2 assertion, find_stream_on_goaway_func.)
     if (stack) {
       o.log(`postgres: failed; the dev agent's stderr:\n${stack.agent.stderr().slice(-4000)}`);
     }
@@ -175,17 +218,24 @@ export function postgresReport(p: PostgresResults | undefined): string[] {
     "",
     `postgres (PostgreSQL ${p.postgres}, fsync on; load spread evenly over the replicas):`,
     "",
-    "| replicas | get req/s | vs baseline | get p99 ms | put req/s | vs baseline | put p99 ms | errors |",
-    "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    "| replicas | get req/s | vs baseline | get p99 ms | put req/s | vs baseline | put p99 ms | errors | CPU µs per get (Nexus / PostgreSQL) | per put |",
+    "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
   ];
+  const pct = (r: number) => `${(r * 100).toFixed(0)}%`;
   for (const [n, { get, put }] of Object.entries(p.replicas)) {
-    lines.push(
-      `| ${n} | ${get.rps} | ${
-        (get.ratioToBaseline * 100).toFixed(0)
-      }% | ${get.p99ms} | ${put.rps} | ${
-        (put.ratioToBaseline * 100).toFixed(0)
-      }% | ${put.p99ms} | ${get.errors + put.errors} |`,
-    );
+    const cells = [
+      n,
+      get.rps,
+      pct(get.ratioToBaseline),
+      get.p99ms,
+      put.rps,
+      pct(put.ratioToBaseline),
+      put.p99ms,
+      get.errors + put.errors,
+      `${get.cpu.nexusUs} / ${get.cpu.postgresUs}`,
+      `${put.cpu.nexusUs} / ${put.cpu.postgresUs}`,
+    ];
+    lines.push(`| ${cells.join(" | ")} |`);
   }
   lines.push("", "| stored secrets | replicas | get req/s | get p99 ms | put req/s | put p99 ms |");
   lines.push("|---:|---:|---:|---:|---:|---:|");

@@ -349,6 +349,38 @@ Deno.test("three Nexus replicas on one PostgreSQL serve as one", {
     );
 
     await t.step(
+      "PostgreSQL not answering: 503 at the operation timeout, never later; then it resumes",
+      async () => {
+        await su[0].getSecret("app/db");
+        await pg.freeze();
+        let times: number[];
+        try {
+          times = await Promise.all(su.map(async (nexus) => {
+            const started = performance.now();
+            await assert.rejects(
+              nexus.getSecret("app/db"),
+              (e: unknown) => e instanceof ApiResponseError && e.status === 503,
+            );
+            return Math.round(performance.now() - started);
+          }));
+        } finally {
+          await pg.thaw();
+        }
+        for (const ms of times) {
+          assert.ok(ms >= OPERATION_TIMEOUT_MS - 500, `answered in ${ms}ms: not a timeout`);
+          assert.ok(ms < OPERATION_TIMEOUT_MS + 3_000, `answered after ${ms}ms`);
+        }
+        for (const nexus of su) {
+          assert.deepEqual(await untilServed(() => nexus.getSecret("app/db")), {
+            user: "u",
+            pass: "p2",
+          });
+        }
+        console.log(`PostgreSQL frozen: every replica answered 503 after ${times.join(", ")}ms`);
+      },
+    );
+
+    await t.step(
       "break-the-glass restore through one replica brings the others back",
       async () => {
         const recoverer = await clientOf("pilot-recover", 0);

@@ -158,6 +158,37 @@ export class PgCluster {
     await this.#tool("pg_ctl", ["stop", "-w", "-m", "fast", "-D", this.dataDir]);
   }
 
+  /** The server's processes: the postmaster and its children (backends, writers). */
+  async pids(): Promise<number[]> {
+    const pidFile = await Deno.readTextFile(join(this.dataDir, "postmaster.pid"));
+    const main = Number(pidFile.split("\n")[0]);
+    const pids = [main];
+    for await (const entry of Deno.readDir("/proc")) {
+      if (!/^\d+$/.test(entry.name)) continue;
+      try {
+        const stat = await Deno.readTextFile(`/proc/${entry.name}/stat`);
+        // "pid (comm) state ppid ...": the name may hold spaces, so read after its ")".
+        const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+        if (ppid === main) pids.push(Number(entry.name));
+      } catch { /* ended meanwhile */ }
+    }
+    return pids;
+  }
+
+  /**
+   * Freezes the server (SIGSTOP to its processes): connections stay open and
+   * new ones are accepted by the kernel, but nothing answers, as when the
+   * network to the database drops packets. {@link thaw} undoes it.
+   */
+  async freeze(): Promise<void> {
+    for (const pid of await this.pids()) Deno.kill(pid, "SIGSTOP");
+  }
+
+  /** Lets a frozen server run again (SIGCONT). */
+  async thaw(): Promise<void> {
+    for (const pid of (await this.pids()).reverse()) Deno.kill(pid, "SIGCONT");
+  }
+
   /** Runs SQL through psql as the cluster's superuser; returns its output (unaligned). */
   async psql(sql: string, database = "postgres"): Promise<string> {
     return await this.#tool("psql", [
