@@ -45,17 +45,24 @@ interface CpuPerRequest {
 
 type Ratioed = RunStats & { ratioToBaseline: number; cpu: CpuPerRequest };
 
-/** User + system CPU time of `pids`, in ms (Linux clock ticks of 10 ms). */
-async function cpuMs(pids: number[]): Promise<number> {
-  let ticks = 0;
+/** User + system CPU time of each of `pids`, in ms (Linux clock ticks of 10 ms). */
+async function cpuMs(pids: number[]): Promise<Map<number, number>> {
+  const out = new Map<number, number>();
   for (const pid of pids) {
     try {
       const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
+      out.set(pid, (Number(fields[11]) + Number(fields[12])) * 10); // utime, stime
     } catch { /* ended */ }
   }
-  return ticks * 10;
+  return out;
+}
+
+/** CPU ms spent between two samples by processes in both (one that ended meanwhile is left out). */
+function spent(before: Map<number, number>, after: Map<number, number>): number {
+  let ms = 0;
+  for (const [pid, end] of after) ms += end - (before.get(pid) ?? 0);
+  return ms;
 }
 
 /** What the section measured (`results.postgres` in latest.json). */
@@ -126,18 +133,17 @@ export async function benchPostgres(o: PostgresBenchOptions): Promise<PostgresRe
     const nexusPids = () => [s.nexus!.pid, ...[...s.replicas.values()].map((p) => p.pid)];
     /** One run, with the CPU that Nexus (every replica) and PostgreSQL spent per request. */
     const measured = async (url: string, workload: "get" | "put"): Promise<Ratioed> => {
-      const pgPids = await pg.pids();
-      const [nexus0, pg0] = [await cpuMs(nexusPids()), await cpuMs(pgPids)];
+      const [nexus0, pg0] = [await cpuMs(nexusPids()), await cpuMs(await pg.pids())];
       const stats = await o.loadgen({ socket, url, workload });
-      const [nexus1, pg1] = [await cpuMs(nexusPids()), await cpuMs(pgPids)];
+      const [nexus1, pg1] = [await cpuMs(nexusPids()), await cpuMs(await pg.pids())];
       // The warm-up's requests are in the CPU time too: count them at the measured rate.
       const requests = Math.max(1, stats.rps * (o.seconds + 1));
       return {
         ...stats,
         ratioToBaseline: Math.round(stats.rps / o.baselineRps * 1000) / 1000,
         cpu: {
-          nexusUs: Math.round((nexus1 - nexus0) * 1000 / requests),
-          postgresUs: Math.round((pg1 - pg0) * 1000 / requests),
+          nexusUs: Math.round(spent(nexus0, nexus1) * 1000 / requests),
+          postgresUs: Math.round(spent(pg0, pg1) * 1000 / requests),
         },
       };
     };
