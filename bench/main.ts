@@ -9,7 +9,8 @@
  *
  * Environment: BENCH_SECONDS (default 5), BENCH_CONCURRENCY (32),
  * BENCH_SCALE (comma list of stored-secret counts, default 1000,10000,100000),
- * BENCH_BACKENDS (default kv,sqlite).
+ * BENCH_BACKENDS (default kv,sqlite,postgres; postgres is its own section, with 1 to 3 Nexus
+ * replicas on one throwaway PostgreSQL cluster: `bench/postgres.ts`).
  *
  * @module
  */
@@ -21,13 +22,15 @@ import { nexusAs } from "../dev/stack/clients.ts";
 import { freePort, type Identity, spawnProgram, Stack } from "../dev/stack/harness.ts";
 import { LAUNCHER_ENV } from "../launch/command.ts";
 import type { LoadSpec } from "./loadgen.ts";
+import { benchPostgres, postgresReport, type PostgresResults } from "./postgres.ts";
 import { median, type RunStats } from "./stats.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const SECONDS = Number(Deno.env.get("BENCH_SECONDS") ?? 5);
 const CONCURRENCY = Number(Deno.env.get("BENCH_CONCURRENCY") ?? 32);
 const SCALE = (Deno.env.get("BENCH_SCALE") ?? "1000,10000,100000").split(",").map(Number);
-const BACKENDS = (Deno.env.get("BENCH_BACKENDS") ?? "kv,sqlite").split(",") as ("kv" | "sqlite")[];
+const BACKEND_LIST = (Deno.env.get("BENCH_BACKENDS") ?? "kv,sqlite,postgres").split(",");
+const BACKENDS = BACKEND_LIST.filter((b) => b !== "postgres") as ("kv" | "sqlite")[];
 const VALUE_BYTES = 1024;
 
 const log = (line: string) => console.error(`bench: ${line}`);
@@ -309,6 +312,15 @@ async function main(): Promise<void> {
   for (const backend of BACKENDS) {
     (results.backends as Record<string, unknown>)[backend] = await benchBackend(backend, base.rps);
   }
+  if (BACKEND_LIST.includes("postgres")) {
+    results.postgres = await benchPostgres({
+      baselineRps: base.rps,
+      loadgen,
+      scale: SCALE,
+      seconds: SECONDS,
+      log,
+    });
+  }
   results.benchSeconds = Math.round((performance.now() - started) / 1000);
   await Deno.mkdir(join(ROOT, "bench/results"), { recursive: true });
   await Deno.writeTextFile(
@@ -340,8 +352,13 @@ export function report(r: Record<string, unknown>): string {
       );
     }
   }
-  lines.push("", "| backend | stored secrets | get req/s | get p99 ms | put req/s | put p99 ms |");
-  lines.push("|---|---:|---:|---:|---:|---:|");
+  if (Object.keys(backends).length > 0) {
+    lines.push(
+      "",
+      "| backend | stored secrets | get req/s | get p99 ms | put req/s | put p99 ms |",
+    );
+    lines.push("|---|---:|---:|---:|---:|---:|");
+  }
   for (const [backend, b] of Object.entries(backends)) {
     for (
       const s of Object.values(
@@ -373,6 +390,7 @@ export function report(r: Record<string, unknown>): string {
       );
     }
   }
+  if ("postgres" in r) lines.push(...postgresReport(r.postgres as PostgresResults | undefined));
   return lines.join("\n");
 }
 

@@ -11,6 +11,7 @@
 import { dirname, isAbsolute, join, resolve } from "../lib/std/path.ts";
 import { parseListenAddress } from "../lib/config/listen.ts";
 import { DEFAULT_NEXUS_API_URL, parseNexusUrls } from "../lib/config/nexus_url.ts";
+import { MIGRATE_COMMAND, parseMigrateArgs } from "../lib/config/migrate.ts";
 import { KEEPER_PEERS_ENV, parseKeeperPeers } from "../lib/config/peers.ts";
 import { METRICS_PORT_ENV, parseMetricsAddress } from "../lib/config/metrics.ts";
 import { AUDIT_FILE_ENV, parseAuditFile } from "../lib/config/audit_file.ts";
@@ -180,6 +181,7 @@ export function optionValues(args: readonly string[], name: string, short?: stri
 }
 
 function nexus(b: Builder): void {
+  if (b.config.args[0] === MIGRATE_COMMAND) return migrate(b);
   b.identity();
   b.listen("nexus");
   const metrics = attempt(() => parseMetricsAddress(b.get(METRICS_PORT_ENV)));
@@ -196,6 +198,16 @@ function nexus(b: Builder): void {
     if (folder) b.reach.folders.push(folder);
   }
   if (backend === "postgres") b.postgres();
+}
+
+/** `nexus migrate`: the data folder it copies from and the database; no identity or network. */
+function migrate(b: Builder): void {
+  const args = attempt(() => parseMigrateArgs(b.config.args.slice(1)));
+  if (!args) return;
+  const dir = args.dataDir ?? b.get("SPIKE_NEXUS_DATA_DIR");
+  const folder = dir ? b.path(dir) : b.home(DEFAULT_DATA_DIR_IN_HOME);
+  if (folder) b.reach.folders.push(folder);
+  b.postgres();
 }
 
 function spike(b: Builder): void {

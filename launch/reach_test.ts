@@ -58,6 +58,39 @@ Deno.test("Nexus on PostgreSQL: the database host or socket, its files, PGPASSWO
   assert.ok(socket.sockets.includes("/run/pg/.s.PGSQL.5432"));
 });
 
+Deno.test("nexus migrate: the folder it copies from and the database, no identity or network", () => {
+  const pg = {
+    SPIKE_NEXUS_DB_URL: "postgres://spike@db.internal:6432/spike",
+    SPIKE_NEXUS_DB_PASSWORD_FILE: "/etc/spike/pg.pass",
+    SPIKE_NEXUS_KEEPER_PEERS: "https://k1:8443",
+    SPIKE_NEXUS_DATA_DIR: "/var/lib/spike",
+  };
+  const from = reachFor("nexus", config(pg, ["migrate", "--from", "kv:old/data"]));
+  assert.deepEqual(from.folders, ["/work/here/old/data"]);
+  assert.deepEqual(from.hosts, ["db.internal:6432"]);
+  assert.deepEqual(from.sockets, []);
+  assert.deepEqual(from.reads, ["/etc/spike/pg.pass"]);
+  // Without a folder: SPIKE_NEXUS_DATA_DIR, then the default under HOME.
+  assert.deepEqual(
+    reachFor("nexus", config(pg, ["migrate", "--from=sqlite"])).folders,
+    ["/var/lib/spike"],
+  );
+  const { SPIKE_NEXUS_DATA_DIR: _, ...noDir } = pg;
+  assert.deepEqual(
+    reachFor("nexus", config(noDir, ["migrate", "--from", "kv"])).folders,
+    ["/home/op/.spike/data"],
+  );
+  // Arguments that do not parse grant nothing.
+  assert.deepEqual(reachFor("nexus", config(pg, ["migrate", "--from", "floppy"])), {
+    sockets: [],
+    hosts: [],
+    folders: [],
+    reads: [],
+    writes: [],
+    env: [],
+  });
+});
+
 Deno.test("what does not parse grants nothing, for the program to report", () => {
   const reach = reachFor(
     "nexus",

@@ -86,7 +86,8 @@ function parseBackend(): BackendKind {
   );
 }
 
-function postgresFromEnv(): PostgresSettings {
+/** The postgres backend's settings (`SPIKE_NEXUS_DB_*`), also read by `nexus migrate`. */
+export function postgresFromEnv(): PostgresSettings {
   const url = envString("SPIKE_NEXUS_DB_URL", "");
   if (url === "") {
     throw new ConfigError("SPIKE_NEXUS_BACKEND_STORE=postgres needs SPIKE_NEXUS_DB_URL");
@@ -100,7 +101,8 @@ function postgresFromEnv(): PostgresSettings {
   };
 }
 
-function defaultDataDir(): string {
+/** `~/.spike/data`: the data folder when `SPIKE_NEXUS_DATA_DIR` is not set. */
+export function defaultDataDir(): string {
   const home = Deno.env.get("HOME");
   if (!home) {
     throw new ConfigError("SPIKE_NEXUS_DATA_DIR is not set and HOME is unknown; set one of them");

@@ -6,6 +6,7 @@
  */
 
 import { KeeperClient } from "../lib/client/keeper.ts";
+import { MIGRATE_COMMAND } from "../lib/config/migrate.ts";
 import { hostOf, requireAccess } from "../lib/config/permissions.ts";
 import { createLogger } from "../lib/log/log.ts";
 import { AUDIT_FILE_ENV, AuditFile } from "../lib/log/audit.ts";
@@ -24,7 +25,7 @@ import { Policies } from "./state/policies.ts";
 import { RestoreCollector } from "./state/restore.ts";
 import { Secrets } from "./state/secrets.ts";
 import { RootKeyState } from "./state/rootkey.ts";
-import { openStore } from "./store/open.ts";
+import { openStore, requireStoreAccess } from "./store/open.ts";
 import { guardStoreFile } from "./store/file_guard.ts";
 import { join } from "node:path";
 import { STORE_FILES } from "../lib/config/programs.ts";
@@ -32,26 +33,18 @@ import { instrumentStore, NexusMetrics } from "./metrics/nexus.ts";
 import { serveMetrics } from "./metrics/server.ts";
 import { keyGeneration } from "./routes/status.ts";
 
+if (Deno.args[0] === MIGRATE_COMMAND) {
+  // A one-off copy of a single-node store into PostgreSQL: no identity, no listener, no Keepers.
+  const { runMigrate } = await import("./migrate.ts");
+  await runProgram("nexus", () => runMigrate(Deno.args.slice(1)));
+  Deno.exit(0);
+}
+
 await runProgram("nexus", async () => {
   const log = createLogger("nexus");
   const config = loadNexusConfig();
   const roles = RoleSet.fromEnv();
-  if (config.postgres) {
-    const { conninfo, passwordFile } = config.postgres;
-    requireAccess("SPIKE_NEXUS_DB_URL", { kind: "net", host: `${conninfo.host}:${conninfo.port}` });
-    if (passwordFile) {
-      requireAccess("SPIKE_NEXUS_DB_PASSWORD_FILE", { kind: "read", path: passwordFile });
-    }
-    if (conninfo.sslrootcert) {
-      requireAccess("sslrootcert", { kind: "read", path: conninfo.sslrootcert });
-    }
-  } else if (config.profile.dataDir) {
-    requireAccess(
-      "SPIKE_NEXUS_DATA_DIR",
-      { kind: "read", path: config.dataDir },
-      { kind: "write", path: config.dataDir },
-    );
-  }
+  requireStoreAccess(config);
   requireListen("SPIKE_NEXUS_TLS_PORT", config.listen);
   if (config.metrics) requireListen("SPIKE_NEXUS_METRICS_PORT", config.metrics);
   if (config.auditFile) {
@@ -77,10 +70,18 @@ await runProgram("nexus", async () => {
   });
   const keeperProbe = agent &&
     new KeeperProbe(config.keepers, new KeeperClient(agent, DEFAULT_PROBE_TIMEOUT_MS));
-  const opened = await openStore(
-    config,
-    (e) => log.warn("database connection lost", { error: e.message }),
-  );
+  const opened = await openStore(config, {
+    onConnectionLost: (e) => log.warn("database connection lost", { error: e.message }),
+    onAvailability: (up, reason) =>
+      up
+        ? log.notice("database reachable")
+        : log.error("database unreachable; requests answer 503 until it is back", { reason }),
+    onWaiting: (reason, maxDelayMs) =>
+      log.warn("database unreachable at start; waiting for it", {
+        reason,
+        retryEverySecondsAtMost: maxDelayMs / 1000,
+      }),
+  });
   // The metrics time the store the root-key state reads through, and read that state at scrapes.
   const scraped: { state?: RootKeyState } = {};
   const metrics = config.metrics && new NexusMetrics({

@@ -12,9 +12,32 @@ import { NexusClient } from "../lib/client/nexus.ts";
 import { shareAt } from "../lib/crypto/shamir.ts";
 import { agentAs, keeperAs } from "./support/clients.ts";
 import { PgCluster, POSTGRES_BIN } from "./support/postgres.ts";
-import { type Identity, Stack } from "./support/stack.ts";
+import { type Identity, type Proc, Stack } from "./support/stack.ts";
 
 const REPLICAS = 3;
+/** `SPIKE_NEXUS_DB_OPERATION_TIMEOUT` of every replica here. */
+const OPERATION_TIMEOUT_MS = 5_000;
+
+/** Whether the process is still running. */
+async function alive(proc: Proc): Promise<boolean> {
+  return await Promise.race([
+    proc.status.then(() => false),
+    new Promise<boolean>((r) => setTimeout(() => r(true), 50)),
+  ]);
+}
+
+/** Calls `op` until Nexus stops answering 503 (it has its key), within `ms`. */
+async function untilServed<T>(op: () => Promise<T>, ms = 30_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  while (true) {
+    try {
+      return await op();
+    } catch (e) {
+      if (!(e instanceof ApiResponseError && e.status === 503) || Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
 
 Deno.test("three Nexus replicas on one PostgreSQL serve as one", {
   ignore: !POSTGRES_BIN,
@@ -26,6 +49,7 @@ Deno.test("three Nexus replicas on one PostgreSQL serve as one", {
     stack = await Stack.start({
       backend: "postgres",
       bootstrap: false,
+      nexusEnv: { SPIKE_NEXUS_DB_OPERATION_TIMEOUT: `${OPERATION_TIMEOUT_MS}ms` },
       postgres: {
         hostPort: pg.hostPort,
         url: await pg.createDatabase("nexus"),
@@ -42,7 +66,7 @@ Deno.test("three Nexus replicas on one PostgreSQL serve as one", {
     const clientOf = async (identity: Identity, i: number) => {
       const { agent, close } = await agentAs(s, identity, "nexus");
       closers.push(close);
-      return new NexusClient({ url: urls[i], agent, timeoutMs: 10_000, readAttempts: 1 });
+      return new NexusClient({ url: s.replicaUrl(i), agent, timeoutMs: 10_000, readAttempts: 1 });
     };
     const su = await Promise.all(urls.map((_, i) => clientOf("pilot", i)));
 
@@ -210,6 +234,208 @@ Deno.test("three Nexus replicas on one PostgreSQL serve as one", {
           `mid-load kill: ${acked.length} writes acknowledged (${ackedAfterKill} after), ` +
             `${failed.length} failed in flight`,
         );
+      },
+    );
+
+    await t.step(
+      "a replica started while PostgreSQL is down waits for it, says so once, then serves",
+      async () => {
+        await pg.pause();
+        const late = await s.startNexus({}, 2, /database unreachable at start; waiting for it/);
+        let ended = false;
+        late.status.then(() => ended = true);
+        // Several attempts with backoff meanwhile, but one line and no exit.
+        await new Promise((r) => setTimeout(r, 3_000));
+        assert.ok(!ended, late.stderr());
+        assert.equal(late.stderr().match(/database unreachable/g)?.length, 1, late.stderr());
+        assert.doesNotMatch(late.stderr(), /"msg":"listening"/);
+        await pg.resume();
+        await late.waitFor(/"msg":"listening"/, 30_000);
+        assert.match(late.stderr(), /"msg":"database reachable"/);
+        const back = await clientOf("pilot", 2);
+        assert.deepEqual(await untilServed(() => back.getSecret("app/after")), { k: "v" });
+      },
+    );
+
+    await t.step(
+      "PostgreSQL restarted mid-load: 503 within the timeout while down, then everything " +
+        "resumes, and no acknowledged write is lost",
+      async () => {
+        const { agent, close } = await agentAs(s, "pilot", "nexus");
+        closers.push(close);
+        const writers = [0, 1, 2].map((w) =>
+          new NexusClient({
+            url: [0, 1, 2].map((i) => urls[(w + i) % 3]),
+            agent,
+            timeoutMs: 20_000,
+          })
+        );
+        let phase: "up" | "down" | "back" = "up";
+        let stop = false;
+        const acked = new Map<string, string>();
+        const ackedIn = { up: 0, down: 0, back: 0 };
+        const refused: number[] = []; // how long each failed request took, ms
+        const unexpected: string[] = [];
+        const load = writers.map(async (nexus, w) => {
+          for (let i = 0; !stop; i++) {
+            const path = `restart/w${w}/${i}`;
+            const value = `${w}-${i}-${crypto.randomUUID()}`;
+            const started = performance.now();
+            try {
+              await nexus.putSecret(path, { v: value });
+              acked.set(path, value);
+              ackedIn[phase]++;
+            } catch (e) {
+              // Nexus stays up: the database's absence is a 503, never a 500 or a hang.
+              if (e instanceof ApiResponseError && e.code === "state_not_ready") {
+                refused.push(performance.now() - started);
+              } else unexpected.push(`${path}: ${e}`);
+              await new Promise((r) => setTimeout(r, 50));
+            }
+          }
+        });
+        try {
+          await new Promise((r) => setTimeout(r, 1_500));
+          await pg.pause();
+          phase = "down";
+          // Reads too: every replica answers 503 at once (the client tries each).
+          const started = performance.now();
+          await assert.rejects(
+            su[1].getSecret("app/db"),
+            (e: unknown) => e instanceof ApiResponseError && e.status === 503,
+          );
+          assert.ok(performance.now() - started < OPERATION_TIMEOUT_MS, "a read hung");
+          await new Promise((r) => setTimeout(r, 2_000));
+          await pg.resume();
+          phase = "back";
+          const until = Date.now() + 30_000;
+          while (ackedIn.back < 30 && Date.now() < until) {
+            await new Promise((r) => setTimeout(r, 100));
+          }
+        } finally {
+          stop = true;
+          await Promise.all(load);
+        }
+        for (const i of [0, 1, 2]) {
+          const proc = i === 0 ? s.nexus! : s.replicas.get(i)!;
+          assert.ok(await alive(proc), `replica ${i} ended:\n${proc.stderr().slice(-3000)}`);
+        }
+        assert.deepEqual(unexpected, [], "failures other than 503");
+        assert.ok(ackedIn.back >= 30, `only ${ackedIn.back} writes after the restart`);
+        assert.ok(refused.length > 0, "no write met the stopped database");
+        const slowest = Math.max(...refused);
+        assert.ok(slowest < OPERATION_TIMEOUT_MS + 2_000, `a failed write took ${slowest}ms`);
+        // Every acknowledged write is there, with its value, through every replica.
+        const paths = [...acked.keys()];
+        const stored = new Set(await su[2].listSecrets());
+        assert.deepEqual(paths.filter((p) => !stored.has(p)), [], "acknowledged writes lost");
+        for (let i = 0; i < paths.length; i += 20) {
+          await Promise.all(
+            paths.slice(i, i + 20).map(async (path, j) => {
+              const got = await su[(i + j) % REPLICAS].getSecret(path);
+              assert.equal(got.v, acked.get(path), path);
+            }),
+          );
+        }
+        for (const i of [1, 2]) {
+          assert.match(s.replicas.get(i)!.stderr(), /database unreachable; requests answer 503/);
+        }
+        console.log(
+          `PostgreSQL restart mid-load: ${acked.size} writes acknowledged (${ackedIn.up} before, ` +
+            `${ackedIn.down} while stopping, ${ackedIn.back} after), ${refused.length} answered ` +
+            `503 (slowest ${Math.round(slowest)}ms), 0 lost`,
+        );
+      },
+    );
+
+    await t.step(
+      "PostgreSQL not answering: 503 at the operation timeout, never later; then it resumes",
+      async () => {
+        await su[0].getSecret("app/db");
+        await pg.freeze();
+        let times: number[];
+        try {
+          times = await Promise.all(su.map(async (nexus) => {
+            const started = performance.now();
+            await assert.rejects(
+              nexus.getSecret("app/db"),
+              (e: unknown) => e instanceof ApiResponseError && e.status === 503,
+            );
+            return Math.round(performance.now() - started);
+          }));
+        } finally {
+          await pg.thaw();
+        }
+        for (const ms of times) {
+          assert.ok(ms >= OPERATION_TIMEOUT_MS - 500, `answered in ${ms}ms: not a timeout`);
+          assert.ok(ms < OPERATION_TIMEOUT_MS + 3_000, `answered after ${ms}ms`);
+        }
+        for (const nexus of su) {
+          assert.deepEqual(await untilServed(() => nexus.getSecret("app/db")), {
+            user: "u",
+            pass: "p2",
+          });
+        }
+        console.log(`PostgreSQL frozen: every replica answered 503 after ${times.join(", ")}ms`);
+      },
+    );
+
+    await t.step(
+      "break-the-glass restore through one replica brings the others back",
+      async () => {
+        const recoverer = await clientOf("pilot-recover", 0);
+        const shares = await recoverer.recover();
+        // Everything lost but the database: every Keeper and every replica.
+        for (let i = 0; i < REPLICAS; i++) await s.stopNexus("SIGKILL", i);
+        for (let i = 0; i < 3; i++) {
+          await s.stopKeeper(i, "SIGKILL");
+          await s.startKeeper(i);
+        }
+        await Promise.all(Array.from({ length: REPLICAS }, (_, i) => s.startNexus({}, i)));
+        await new Promise((r) => setTimeout(r, 1_000));
+        for (const nexus of su) {
+          await assert.rejects(
+            nexus.getSecret("app/db"),
+            (e: unknown) => e instanceof ApiResponseError && e.status === 503,
+          );
+        }
+        // The operator restores through replica 1 only.
+        const restorer = await clientOf("pilot-restore", 1);
+        await restorer.restore(shares[2]);
+        const done = await restorer.restore(shares[0]);
+        assert.equal(done.restored, true);
+        const started = performance.now();
+        // Replica 1 re-seeded the Keepers; the others find the key there by themselves.
+        for (const i of [0, 2, 1]) {
+          assert.deepEqual(await untilServed(() => su[i].getSecret("app/db"), 60_000), {
+            user: "u",
+            pass: "p2",
+          });
+        }
+        const tookMs = Math.round(performance.now() - started);
+        for (const i of [0, 2]) {
+          const proc = i === 0 ? s.nexus! : s.replicas.get(i)!;
+          assert.match(proc.stderr(), /root key recovered from keepers/);
+        }
+        console.log(`restore through one replica: the other two served after ${tookMs}ms`);
+      },
+    );
+
+    await t.step(
+      "a replica reaching PostgreSQL over its unix socket joins and serves",
+      async () => {
+        // libpq's form: the host is the socket's folder; the launcher grants that socket file only.
+        const local = await s.startNexus({
+          SPIKE_NEXUS_DB_URL: `host=${pg.dir} port=${pg.port} user=${pg.user} dbname=nexus`,
+        }, 3);
+        const viaSocket = await clientOf("pilot", 3);
+        assert.deepEqual(await untilServed(() => viaSocket.getSecret("app/db")), {
+          user: "u",
+          pass: "p2",
+        });
+        await viaSocket.putSecret("app/socket", { k: "1" });
+        assert.deepEqual(await su[0].getSecret("app/socket"), { k: "1" });
+        assert.match(local.stderr(), /root key recovered from keepers/);
       },
     );
   } finally {

@@ -355,10 +355,15 @@ export class Stack {
   }
 
   /**
-   * Starts Nexus and waits until it listens (not until it has its key). With `replica` ≥ 1, an
-   * extra replica on its own port and data folder, with the same Keepers and (postgres) database.
+   * Starts Nexus and waits until it listens (not until it has its key), or until its stderr
+   * matches `until`. With `replica` ≥ 1, an extra replica on its own port and data folder, with
+   * the same Keepers and (postgres) database.
    */
-  async startNexus(env: Record<string, string> = {}, replica = 0): Promise<Proc> {
+  async startNexus(
+    env: Record<string, string> = {},
+    replica = 0,
+    until = /"msg":"listening"/,
+  ): Promise<Proc> {
     const port = replica === 0 ? this.nexusPort : this.#replicaPort(replica);
     const host = `127.0.0.1:${port}`;
     const dataDir = replica === 0 ? this.dataDir : `${this.dataDir}-${replica}`;
@@ -392,7 +397,7 @@ export class Stack {
     });
     if (replica === 0) this.nexus = nexus;
     else this.replicas.set(replica, nexus);
-    await nexus.waitFor(/"msg":"listening"/);
+    await nexus.waitFor(until);
     return nexus;
   }
 

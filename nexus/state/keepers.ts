@@ -1,6 +1,6 @@
 /**
  * Nexus and its Keepers. Until the root key is known, every Keeper is asked
- * for its share, with backoff from 0.5 s growing to 60 s (a request from
+ * for its share, with backoff from 0.5 s growing to 15 s (a request from
  * Bootstrap wakes the loop at once); shares are kept across rounds and handed
  * to the root-key state. Once the key is known, every Keeper gets its share
  * right away and again every update interval, so a restarted Keeper is whole
@@ -17,7 +17,8 @@ import { errorMessage } from "../../lib/std/errors.ts";
 import type { AdoptResult, RootKeyState } from "./rootkey.ts";
 
 const FIRST_DELAY_MS = 500;
-const MAX_DELAY_MS = 60_000;
+// Bounded low: a replica that Bootstrap does not talk to learns a first key only by looking.
+const MAX_DELAY_MS = 15_000;
 
 /** Options for {@link KeeperLink}. */
 export interface KeeperLinkOptions {
@@ -85,13 +86,15 @@ export class KeeperLink {
    */
   async #pollOnce(): Promise<void> {
     const { keepers, client, log, state } = this.#o;
-    const early = await state.initialized();
+    // Unknown while the store does not answer: then shares wait for the round's end.
+    const early = await state.initialized().catch(() => false);
     let attempts = Promise.resolve();
     const attempt = () => {
       attempts = attempts.then(async () => {
         if (state.status === "ready" || this.#collected.size < state.threshold) return;
-        const result = await state.adopt(this.#collected, "keepers");
-        if (result.outcome === "ready") this.#report(result);
+        // A store failure here is tried again, and reported, at the round's end.
+        const result = await state.adopt(this.#collected, "keepers").catch(() => undefined);
+        if (result?.outcome === "ready") this.#report(result);
       });
     };
     await Promise.all(keepers.map(async (keeper) => {
@@ -134,7 +137,17 @@ export class KeeperLink {
       return;
     }
     // All answers are in: one more try with every share, then say what came of it.
-    this.#report(await state.adopt(this.#collected, "keepers"));
+    let result: AdoptResult;
+    try {
+      result = await state.adopt(this.#collected, "keepers");
+    } catch (e) {
+      // The database (key-check record) did not answer: keep the shares and look again.
+      log.warn("cannot check the shares against the store; will retry", {
+        error: errorMessage(e),
+      });
+      return;
+    }
+    this.#report(result);
   }
 
   #report(result: AdoptResult): void {

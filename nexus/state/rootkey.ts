@@ -30,7 +30,8 @@ export type AdoptResult =
   | { outcome: "unchanged" }
   | { outcome: "rejected"; reason: string; suspectShares: number[] };
 
-const KEY_CHECK_KEY = ["system", "key-check"] as const;
+/** Where the key-check record is (a store without one never had a root key). */
+export const KEY_CHECK_KEY = ["system", "key-check"] as const;
 /** Subsets tried at most when looking for the right shares (C(n, k) grows fast). */
 const MAX_SUBSETS = 1000;
 

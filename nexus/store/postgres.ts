@@ -47,8 +47,7 @@
  * so that they read as unset (a stray PGREPLICATION must not switch the
  * connection into replication mode); `PGPASSWORD` is read by the configuration.
  *
- * Key encoding: `encodeKey`/`decodeKey` are imported from `./sqlite.ts` for
- * now (they are moving to `./keys.ts`).
+ * Key encoding: `encodeKey`/`decodeKey` of `./keys.ts`, shared with the sqlite backend.
  *
  * @module
  */
@@ -56,6 +55,8 @@
 import { createHash } from "node:crypto";
 // @ts-types="@types/pg"
 import pg from "pg";
+import { ApiError } from "../../lib/api/errors.ts";
+import { RecordDigest } from "./digest.ts";
 import { decodeKey, encodeKey } from "./keys.ts";
 import type { Store, StoreEntry, StoreKey, StoreTransaction } from "./store.ts";
 import type { PgConnInfo } from "./postgres_conninfo.ts";
@@ -79,6 +80,11 @@ export interface PostgresOptions {
   operationTimeoutMs: number;
   /** Told about connection errors outside any operation (an idle connection cut). */
   onIdleError?: (error: Error) => void;
+  /**
+   * Told once each time the database stops answering (`up` false, with why: never a password)
+   * and once when it answers again, so that an outage is one log line, not one per request.
+   */
+  onAvailability?: (up: boolean, reason?: string) => void;
 }
 
 /** The backend's settings, from Nexus's configuration (upstream's variable names). */
@@ -93,11 +99,32 @@ export interface PostgresSettings {
   operationTimeoutMs: number;
 }
 
-/** The database did not answer in time, or could not be reached. */
-export class StoreUnavailableError extends Error {
+/**
+ * The database did not answer in time, or could not be reached. It is a
+ * `state_not_ready` {@link ApiError} (as a ValidationError is a 400), so the
+ * one error mapping answers 503: the request may succeed later or through
+ * another replica, and the client library retries only what is safe to retry
+ * (a write that failed this way may have been committed, and is never re-sent).
+ */
+export class StoreUnavailableError extends ApiError {
+  override name = "StoreUnavailableError";
+  readonly reason: string;
+
   constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "StoreUnavailableError";
+    super("state_not_ready", message);
+    this.reason = message;
+    if (options?.cause !== undefined) this.cause = options.cause;
+  }
+}
+
+/** A migration's target already holds records (nothing was written). */
+export class TargetNotEmptyError extends Error {
+  constructor(readonly records: number) {
+    super(
+      `the PostgreSQL database already holds ${records} records: migrate only into an empty ` +
+        "database (nothing was written)",
+    );
+    this.name = "TargetNotEmptyError";
   }
 }
 
@@ -138,15 +165,31 @@ const MIGRATIONS: Record<number, string> = {
 
 type Write = { key: Uint8Array; value: Uint8Array | null };
 
+/** Records per statement when importing (and per page when reading them back). */
+const IMPORT_BATCH = 500;
+
 /** The PostgreSQL {@link Store}; open it with {@link openPostgresStore}. */
 export class PostgresStore implements Store {
   readonly #pool: pg.Pool;
   readonly #timeoutMs: number;
+  readonly #onAvailability: ((up: boolean, reason?: string) => void) | undefined;
+  #down = false;
   #ended: Promise<void> | undefined;
 
-  constructor(pool: pg.Pool, timeoutMs: number) {
+  constructor(
+    pool: pg.Pool,
+    timeoutMs: number,
+    onAvailability?: (up: boolean, reason?: string) => void,
+  ) {
     this.#pool = pool;
     this.#timeoutMs = timeoutMs;
+    this.#onAvailability = onAvailability;
+  }
+
+  #availability(up: boolean, reason?: string): void {
+    if (this.#down === !up) return;
+    this.#down = !up;
+    this.#onAvailability?.(up, reason);
   }
 
   /**
@@ -168,38 +211,55 @@ export class PostgresStore implements Store {
       }, this.#timeoutMs);
     });
     const work = (async () => {
-      try {
-        client = await this.#pool.connect();
-      } catch (e) {
-        throw new StoreUnavailableError(`cannot reach PostgreSQL for ${what}: ${message(e)}`, {
-          cause: e,
-        });
-      }
+      client = await this.#checkout(what);
       if (timedOut) throw new StoreUnavailableError("timed out");
       return await op(client);
     })();
     work.catch(() => {}); // its failure is reported through the race below (or was too late)
     try {
       const result = await Promise.race([work, deadline]);
-      client?.release();
+      if (client) giveBack(client);
       client = undefined;
+      this.#availability(true);
       return result;
     } catch (e) {
       // Broken, mid-transaction or still busy: never hand this connection out again.
       client?.release(e instanceof Error ? e : new Error(String(e)));
       client = undefined;
-      if (e instanceof StoreUnavailableError) throw e;
-      if (isConnectionError(e)) {
-        throw new StoreUnavailableError(`PostgreSQL failed during ${what}: ${message(e)}`, {
-          cause: e,
-        });
-      }
-      throw e;
+      const unavailable = e instanceof StoreUnavailableError
+        ? e
+        : isConnectionError(e)
+        ? new StoreUnavailableError(`PostgreSQL failed during ${what}: ${message(e)}`, { cause: e })
+        : undefined;
+      if (!unavailable) throw e;
+      this.#availability(false, unavailable.reason);
+      throw unavailable;
     } finally {
       clearTimeout(timer);
       // A late connection (after the deadline) goes back to the pool closed.
       work.then(() => {}, () => {}).finally(() => client?.release(true));
     }
+  }
+
+  /**
+   * A pooled connection, listened to while it is out: the server cutting it
+   * (a restart, a failover) makes pg emit "error" on it, which with nobody
+   * listening would end the whole process. The failure reaches the caller
+   * anyway, through the statement in progress or the next one.
+   */
+  async #checkout(what: string): Promise<pg.PoolClient> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.#pool.connect();
+    } catch (e) {
+      // A refused login or a missing database is a setting to fix, not an outage to wait out.
+      if (!isConnectionError(e)) throw e;
+      throw new StoreUnavailableError(`cannot reach PostgreSQL for ${what}: ${message(e)}`, {
+        cause: e,
+      });
+    }
+    client.on("error", whileCheckedOut);
+    return client;
   }
 
   get(key: StoreKey): Promise<StoreEntry | null> {
@@ -314,6 +374,72 @@ export class PostgresStore implements Store {
     });
   }
 
+  /**
+   * Copies `records` (as another backend handed them out: key and sealed
+   * value) into this store in one transaction, refusing when it already holds
+   * any record. Writers on the table (a Nexus already pointed at it) wait
+   * until the copy is done. Before committing, reads back everything the
+   * table holds and hands its count and digest to `verify`: a throw from it,
+   * as any other failure, rolls everything back, so the database ends either
+   * a full, checked copy or as empty as it was. Each statement is bounded by
+   * the operation timeout; the copy as a whole is not.
+   */
+  async importAll(
+    records: Iterable<StoreEntry>,
+    verify: (target: RecordDigest) => void | Promise<void>,
+  ): Promise<RecordDigest> {
+    const c = await this.#checkout("the copy");
+    try {
+      await c.query("BEGIN");
+      await c.query("SET LOCAL idle_in_transaction_session_timeout = 0");
+      await c.query("LOCK TABLE spike_kv IN EXCLUSIVE MODE");
+      const { rows } = await c.query<{ n: string }>("SELECT count(*) AS n FROM spike_kv");
+      if (Number(rows[0].n) > 0) throw new TargetNotEmptyError(Number(rows[0].n));
+      let batch: StoreEntry[] = [];
+      const flush = async () => {
+        if (batch.length === 0) return;
+        // No ON CONFLICT: a key given twice is an error, never a silent overwrite.
+        await c.query({
+          name: "spike-import",
+          text: `INSERT INTO spike_kv (k, v, ver)
+            SELECT k, v, (SELECT nextval('spike_versions')) FROM unnest($1::bytea[], $2::bytea[]) AS t(k, v)`,
+          values: [batch.map((r) => encodeKey(r.key)), batch.map((r) => r.value)],
+        });
+        batch = [];
+      };
+      for (const record of records) {
+        batch.push(record);
+        if (batch.length >= IMPORT_BATCH) await flush();
+      }
+      await flush();
+      const target = new RecordDigest();
+      let after: Uint8Array = new Uint8Array(0);
+      for (;;) {
+        const page = await c.query<{ k: Uint8Array; v: Uint8Array }>({
+          name: "spike-import-read",
+          text: "SELECT k, v FROM spike_kv WHERE k > $1 ORDER BY k LIMIT $2",
+          values: [after, IMPORT_BATCH],
+        });
+        for (const r of page.rows) target.add(bytes(r.k), bytes(r.v));
+        if (page.rows.length < IMPORT_BATCH) break;
+        after = bytes(page.rows[page.rows.length - 1].k);
+      }
+      await verify(target);
+      await c.query("COMMIT");
+      giveBack(c);
+      return target;
+    } catch (e) {
+      await c.query("ROLLBACK").catch(() => {});
+      c.release(true);
+      if (isConnectionError(e)) {
+        throw new StoreUnavailableError(`PostgreSQL failed during the copy: ${message(e)}`, {
+          cause: e,
+        });
+      }
+      throw e;
+    }
+  }
+
   /** Runs the schema check and migrations (see {@link openPostgresStore}). */
   async migrate(): Promise<void> {
     await this.#withClient("the schema check", async (c) => {
@@ -354,6 +480,15 @@ export class PostgresStore implements Store {
   close(): Promise<void> {
     return this.end();
   }
+}
+
+/** The "error" listener of a checked-out connection (see `#checkout`). */
+function whileCheckedOut(): void {}
+
+/** Returns a healthy connection to the pool, which listens to it itself while it is idle. */
+function giveBack(client: pg.PoolClient): void {
+  client.removeListener("error", whileCheckedOut);
+  client.release();
 }
 
 /** Errors that mean the database is unreachable or unable to serve now (not a bad statement). */
@@ -426,7 +561,7 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Postg
   // An idle connection cut by the server (restart, failover) must not crash Nexus:
   // the pool drops it and connects anew when next needed.
   pool.on("error", (e) => options.onIdleError?.(e));
-  const store = new PostgresStore(pool, timeout);
+  const store = new PostgresStore(pool, timeout, options.onAvailability);
   try {
     await store.migrate();
   } catch (e) {
@@ -442,7 +577,7 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Postg
  */
 export async function openPostgresFromSettings(
   settings: PostgresSettings,
-  onIdleError?: (error: Error) => void,
+  events: Pick<PostgresOptions, "onIdleError" | "onAvailability"> = {},
 ): Promise<PostgresStore> {
   const { conninfo } = settings;
   let password: string | undefined;
@@ -469,7 +604,7 @@ export async function openPostgresFromSettings(
     ca,
     maxOpenConns: settings.maxOpenConns,
     operationTimeoutMs: settings.operationTimeoutMs,
-    onIdleError,
+    ...events,
   });
 }
 

@@ -18,8 +18,11 @@ export type SslMode = "disable" | "require" | "verify-ca" | "verify-full";
 
 /** What a connection string says, as this backend uses it. */
 export interface PgConnInfo {
+  /** A host name or IP, or (starting with `/`) the folder of the server's unix socket. */
   host: string;
   port: number;
+  /** The unix socket file (`<host>/.s.PGSQL.<port>`) when `host` is a folder. */
+  socketPath?: string;
   database: string;
   user: string;
   /** A password written into the string itself (libpq allows it; a file or PGPASSWORD is better). */
@@ -42,12 +45,12 @@ export function parsePgConnInfo(text: string, name = DB_URL_ENV): PgConnInfo {
   for (const key of Object.keys(target.options)) {
     if (!OPTIONS.has(key)) throw bad(`the connection parameter "${key}" is not supported`);
   }
-  if (target.socketPath) throw bad("unix socket hosts are not supported; use host:port");
   if (target.sslcert || target.sslkey) {
     throw bad("client certificates (sslcert, sslkey) are not supported; use a password");
   }
   if (!target.user) throw bad("the connection string names no user");
-  const sslmode = target.sslmode ?? "verify-full";
+  // As in libpq, sslmode does not apply to a unix socket: it is local, and servers offer no TLS there.
+  const sslmode = target.socketPath ? "disable" : target.sslmode ?? "verify-full";
   if (!SSL_MODES.includes(sslmode)) {
     throw bad(
       `sslmode="${sslmode}" is not supported: use disable, require, verify-ca or verify-full`,
@@ -56,6 +59,7 @@ export function parsePgConnInfo(text: string, name = DB_URL_ENV): PgConnInfo {
   return {
     host: target.host,
     port: target.port,
+    ...(target.socketPath ? { socketPath: target.socketPath } : {}),
     database: target.database ?? target.user,
     user: target.user,
     password: target.password,

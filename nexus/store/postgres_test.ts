@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 // @ts-types="@types/pg"
 import pg from "pg";
+import { errorReply } from "../../lib/http/dispatch.ts";
 import { createPki } from "../../lib/spiffe/_test_pki.ts";
 import { PgCluster, POSTGRES_BIN } from "../../tests/support/postgres.ts";
 import {
@@ -19,7 +20,10 @@ import {
   SCHEMA_VERSION,
   SchemaTooNewError,
   StoreUnavailableError,
+  TargetNotEmptyError,
 } from "./postgres.ts";
+import { RecordDigest } from "./digest.ts";
+import { encodeKey } from "./keys.ts";
 import { parsePgConnInfo } from "./postgres_conninfo.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
@@ -58,7 +62,6 @@ Deno.test("postgres connection strings: URL and key/value, checked", () => {
       ["host=a user=b sslmode=prefer", /sslmode="prefer" is not supported/],
       ["host=a user=b port=99999", /port must be a number/],
       ["host=a,b user=c", /several hosts/],
-      ["host=/run/postgresql user=c", /unix socket hosts are not supported/],
       ["host=a user=c sslcert=/c.pem", /client certificates/],
       ["host=a", /no user/],
       ["host=a user=b target_session_attrs=any", /"target_session_attrs" is not supported/],
@@ -68,6 +71,15 @@ Deno.test("postgres connection strings: URL and key/value, checked", () => {
   ) {
     assert.throws(() => parsePgConnInfo(bad), why, bad);
   }
+  // A unix socket host, as libpq: the folder, its socket file, and no TLS (sslmode is moot there).
+  const local = parsePgConnInfo("host=/run/postgresql port=5433 user=nexus sslmode=verify-full");
+  assert.equal(local.host, "/run/postgresql");
+  assert.equal(local.socketPath, "/run/postgresql/.s.PGSQL.5433");
+  assert.equal(local.sslmode, "disable");
+  assert.equal(
+    parsePgConnInfo("postgresql://nexus@%2Fvar%2Frun%2Fpg/db").socketPath,
+    "/var/run/pg/.s.PGSQL.5432",
+  );
   // A password never appears in an error.
   assert.throws(
     () => parsePgConnInfo("postgresql://u:hunter2@h/d?sslmode=nope"),
@@ -160,6 +172,56 @@ Deno.test({
         },
       );
 
+      await t.step("an import is all or nothing, and only into an empty store", async () => {
+        const store = track(await openPostgresStore(await options()));
+        const records = Array.from({ length: 1203 }, (_, i) => ({
+          key: ["r", i] as const,
+          value: bytes(`v${i}`),
+          versionstamp: "",
+        }));
+        const source = new RecordDigest();
+        for (const r of records) source.add(encodeKey(r.key), r.value);
+        // A verification that fails rolls the whole copy back.
+        await assert.rejects(
+          store.importAll(records, (target) => {
+            assert.equal(target.count, records.length);
+            assert.equal(target.hex, source.hex);
+            throw new Error("refused by the check");
+          }),
+          /refused by the check/,
+        );
+        assert.deepEqual(await store.list([]), []);
+        // A key given twice is an error, not an overwrite; nothing is left either.
+        await assert.rejects(store.importAll([...records, records[0]], () => {}));
+        assert.deepEqual(await store.list([]), []);
+        const done = await store.importAll(records, () => {});
+        assert.equal(done.hex, source.hex);
+        assert.equal((await store.list(["r"])).length, records.length);
+        assert.equal(new TextDecoder().decode((await store.get(["r", 7]))!.value), "v7");
+        // The store works as usual afterwards (versions go on from the sequence).
+        assert.ok((await store.atomic().set(["r", 7], bytes("new")).commit()).ok);
+        await assert.rejects(store.importAll(records, () => {}), TargetNotEmptyError);
+      });
+
+      await t.step("over the server's unix socket (host is its folder)", async () => {
+        const tcp = await options();
+        const store = track(
+          await openPostgresStore({
+            ...tcp,
+            conninfo: parsePgConnInfo(
+              `host=${cluster.dir} port=${cluster.port} user=${cluster.user} ` +
+                `dbname=${tcp.conninfo.database}`,
+            ),
+          }),
+        );
+        assert.ok((await store.atomic().set(["via"], bytes("socket")).commit()).ok);
+        const peers = await cluster.psql(
+          `SELECT count(*) FROM pg_stat_activity WHERE datname = '${tcp.conninfo.database}' ` +
+            "AND application_name = 'spike-nexus' AND client_port = -1",
+        );
+        assert.ok(Number(peers) >= 1, "connected over the unix socket");
+      });
+
       await t.step("a wrong password is refused at open", async () => {
         await assert.rejects(
           openPostgresStore({ ...(await options()), password: "wrong" }),
@@ -220,8 +282,13 @@ Deno.test({
       await t.step("PostgreSQL stopped: operations fail fast; started: they resume", async () => {
         const opts = await options({ operationTimeoutMs: 3000 });
         const idleErrors: Error[] = [];
+        const changes: string[] = [];
         const store = track(
-          await openPostgresStore({ ...opts, onIdleError: (e) => idleErrors.push(e) }),
+          await openPostgresStore({
+            ...opts,
+            onIdleError: (e) => idleErrors.push(e),
+            onAvailability: (up) => changes.push(up ? "up" : "down"),
+          }),
         );
         assert.ok((await store.atomic().set(["kept"], bytes("1")).commit()).ok);
         await cluster.pause();
@@ -232,9 +299,17 @@ Deno.test({
           ]
         ) {
           const started = performance.now();
-          await assert.rejects(op(), StoreUnavailableError);
+          await assert.rejects(op(), (e: unknown) => {
+            // What a request meeting it answers: 503 state_not_ready, and nothing more.
+            const { reply, code, unexpected } = errorReply(undefined, e);
+            assert.deepEqual([reply.status, code, unexpected], [503, "state_not_ready", false]);
+            assert.deepEqual((reply as { json: unknown }).json, { err: "state_not_ready" });
+            return e instanceof StoreUnavailableError;
+          });
           assert.ok(performance.now() - started < 3500, "failed within the timeout");
         }
+        // Told once, not once per failed operation.
+        assert.deepEqual(changes, ["down"]);
         await cluster.resume();
         // The pool connects anew by itself; what was acknowledged before the stop is there.
         let value: string | undefined;
@@ -247,6 +322,7 @@ Deno.test({
           }
         }
         assert.equal(value, "1");
+        assert.deepEqual(changes, ["down", "up"]);
         assert.equal(await store.get(["b"]), null);
         assert.ok((await store.atomic().set(["b"], bytes("3")).commit()).ok);
       });
