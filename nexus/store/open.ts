@@ -14,9 +14,6 @@
 import { requireAccess } from "../../lib/config/permissions.ts";
 import { BACKENDS } from "../../lib/config/programs.ts";
 import type { NexusConfig } from "../config.ts";
-import { openKvStore, openMemoryStore } from "./kv.ts";
-import { openPostgresFromSettings, StoreUnavailableError } from "./postgres.ts";
-import { openSqliteStore } from "./sqlite.ts";
 import type { Store } from "./store.ts";
 
 /** The store settings of the configuration. */
@@ -69,13 +66,15 @@ export const OPEN_RETRY = { firstDelayMs: 250, maxDelayMs: 5_000 } as const;
 
 /**
  * Opens the configured backend's store. For postgres, waits (with backoff)
- * until the database can be reached, telling `events.onWaiting` once.
+ * until the database can be reached, telling `events.onWaiting` once. Only the
+ * configured backend's module is loaded (npm pg is not small).
  */
 export async function openStore(config: StoreConfig, events: StoreEvents = {}): Promise<Store> {
   switch (config.backend) {
     case "postgres": {
       const settings = config.postgres;
       if (!settings) throw new Error("the postgres backend needs its settings");
+      const { openPostgresFromSettings, StoreUnavailableError } = await import("./postgres.ts");
       // Attempts that fail at start are told once by onWaiting, not each as an outage.
       let opened = false;
       const store = await untilReachable(
@@ -85,22 +84,30 @@ export async function openStore(config: StoreConfig, events: StoreEvents = {}): 
             onAvailability: (up, reason) => opened && events.onAvailability?.(up, reason),
           }),
         events,
+        StoreUnavailableError,
       );
       opened = true;
       return store;
     }
     case "memory":
-      return await openMemoryStore();
+      return await (await import("./kv.ts")).openMemoryStore();
     case "sqlite":
-      return await openSqliteStore(config.dataDir, config.busyTimeoutMs);
+      return await (await import("./sqlite.ts")).openSqliteStore(
+        config.dataDir,
+        config.busyTimeoutMs,
+      );
     case "kv":
     case "lite":
-      return await openKvStore(config.dataDir);
+      return await (await import("./kv.ts")).openKvStore(config.dataDir);
   }
 }
 
-/** Runs `open` until it does not fail with {@link StoreUnavailableError}. */
-async function untilReachable<T>(open: () => Promise<T>, events: StoreEvents): Promise<T> {
+/** Runs `open` until it does not fail with `unavailable` (the database not reachable). */
+async function untilReachable<T>(
+  open: () => Promise<T>,
+  events: StoreEvents,
+  unavailable: new (...args: never[]) => Error & { reason: string },
+): Promise<T> {
   let delay: number = OPEN_RETRY.firstDelayMs;
   let waited = false;
   while (true) {
@@ -109,7 +116,7 @@ async function untilReachable<T>(open: () => Promise<T>, events: StoreEvents): P
       if (waited) events.onAvailability?.(true);
       return store;
     } catch (e) {
-      if (!(e instanceof StoreUnavailableError)) throw e;
+      if (!(e instanceof unavailable)) throw e;
       if (!waited) events.onWaiting?.(e.reason, OPEN_RETRY.maxDelayMs);
       waited = true;
     }

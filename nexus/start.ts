@@ -1,0 +1,134 @@
+/**
+ * Nexus once its settings are known good: identity, store, root-key state,
+ * Keepers, the API listener and the metrics listener. Loaded by `main.ts` only
+ * after the configuration is checked, so that a bad setting stops Nexus before
+ * it pays for TLS, gRPC, X.509 and the database client.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { KeeperClient } from "../lib/client/keeper.ts";
+import { STORE_FILES } from "../lib/config/programs.ts";
+import type { RoleSet } from "../lib/identity/roles.ts";
+import type { AuditFile } from "../lib/log/audit.ts";
+import type { Logger } from "../lib/log/log.ts";
+import { identityFor, onShutdown } from "../lib/program/program.ts";
+import { authorizeMatching } from "../lib/tls/authorize.ts";
+import { createMtlsAgent } from "../lib/tls/client.ts";
+import type { NexusConfig } from "./config.ts";
+import type { NexusContext } from "./context.ts";
+import { instrumentStore, NexusMetrics } from "./metrics/nexus.ts";
+import { serveMetrics } from "./metrics/server.ts";
+import { keyGeneration } from "./routes/status.ts";
+import { createNexusServer } from "./server.ts";
+import { DEFAULT_PROBE_TIMEOUT_MS, KeeperProbe } from "./state/keeper_probe.ts";
+import { KeeperLink } from "./state/keepers.ts";
+import { Policies } from "./state/policies.ts";
+import { RestoreCollector } from "./state/restore.ts";
+import { RootKeyState } from "./state/rootkey.ts";
+import { Secrets } from "./state/secrets.ts";
+import { guardStoreFile } from "./store/file_guard.ts";
+import { openStore } from "./store/open.ts";
+
+/** Starts Nexus with a checked configuration; resolves once it listens. */
+export async function startNexus(
+  config: NexusConfig,
+  roles: RoleSet,
+  log: Logger,
+  auditFile: AuditFile | undefined,
+): Promise<void> {
+  const source = await identityFor("nexus", log);
+  const agent = !config.profile.keepers ? undefined : createMtlsAgent({
+    source,
+    authorizer: authorizeMatching((id) => roles.has(id, "keeper"), "a SPIKE Keeper ID"),
+  });
+  const keeperProbe = agent &&
+    new KeeperProbe(config.keepers, new KeeperClient(agent, DEFAULT_PROBE_TIMEOUT_MS));
+  const opened = await openStore(config, {
+    onConnectionLost: (e) => log.warn("database connection lost", { error: e.message }),
+    onAvailability: (up, reason) =>
+      up
+        ? log.notice("database reachable")
+        : log.error("database unreachable; requests answer 503 until it is back", { reason }),
+    onWaiting: (reason, maxDelayMs) =>
+      log.warn("database unreachable at start; waiting for it", {
+        reason,
+        retryEverySecondsAtMost: maxDelayMs / 1000,
+      }),
+  });
+  // The metrics time the store the root-key state reads through, and read that state at scrapes.
+  const scraped: { state?: RootKeyState } = {};
+  const metrics = config.metrics && new NexusMetrics({
+    backend: config.backend,
+    keyStatus: () => scraped.state?.status ?? "waiting",
+    keyGeneration: () => scraped.state ? keyGeneration({ state: scraped.state }) : 0,
+    keeperProbe,
+  });
+  // A deleted or replaced data folder must not swallow acknowledged writes.
+  const file = config.backend === "sqlite"
+    ? STORE_FILES.sqlite
+    : config.profile.dataDir
+    ? STORE_FILES.kv
+    : undefined;
+  const guarded = file ? guardStoreFile(opened, join(config.dataDir, file)) : opened;
+  const store = metrics ? instrumentStore(guarded, metrics) : guarded;
+  const state = new RootKeyState(config.threshold, config.shares, store);
+  scraped.state = state;
+  if (metrics) state.onReady(() => metrics.keyReady());
+  const keepers = agent && new KeeperLink({
+    state,
+    keepers: config.keepers,
+    client: new KeeperClient(agent),
+    log,
+    updateIntervalMs: config.keeperUpdateIntervalMs,
+  });
+  if (!config.profile.keepers) {
+    state.useRandomKey();
+    log.warn("in-memory mode: no SPIKE Keepers, nothing persisted; not for production");
+  }
+  const ctx: NexusContext = {
+    config,
+    state,
+    roles,
+    store,
+    keepers,
+    keeperProbe,
+    metrics,
+    auditFile,
+    log,
+    secrets: new Secrets(store, () => state.key("secrets"), () => config.maxSecretVersions),
+    policies: new Policies(store, () => state.key("policies")),
+    restore: new RestoreCollector(state),
+  };
+  const server = createNexusServer(ctx, source);
+  const { port } = await server.listen(config.listen.port, config.listen.hostname);
+  log.notice("listening", {
+    listen: `${config.listen.hostname}:${port}`,
+    backend: config.backend,
+    spiffeId: source.getX509Svid().id.toString(),
+  });
+  const metricsServer = config.metrics && metrics &&
+    await serveMetrics(
+      config.metrics.hostname,
+      config.metrics.port,
+      () => metrics.expose(),
+      (e) => log.error("metrics failed", { error: String(e) }),
+    );
+  if (metricsServer && config.metrics) {
+    log.notice("metrics listening", {
+      listen: `${config.metrics.hostname}:${metricsServer.port}`,
+      path: "/metrics",
+    });
+  }
+  keepers?.start();
+  onShutdown(async () => {
+    keepers?.stop();
+    await metricsServer?.close();
+    await server.close();
+    await auditFile?.close();
+    agent?.close();
+    await store.close();
+    source.close();
+  });
+}
