@@ -197,7 +197,11 @@ export class KvStore implements Store {
       commit: () =>
         new Promise((resolve, reject) => {
           this.#pending.push({ checks, writes: [...writes.values()], resolve, reject });
-          if (!this.#flushing) this.#flush();
+          if (!this.#flushing) {
+            this.#flush().catch((e) => { // not expected: every caller's failure is its own
+              for (const p of this.#pending.splice(0)) p.reject(e);
+            });
+          }
         }),
     };
     return tx;
