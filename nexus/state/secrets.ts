@@ -172,7 +172,8 @@ export class Secrets {
    */
   async #inlineFor(path: string, meta: SecretMeta, had: Inline | null): Promise<Inline | null> {
     const v = meta.current;
-    if (v === 0 || chunksOf(meta.versions[v]) !== 1) return null;
+    const record = meta.versions[v];
+    if (v === 0 || !record || chunksOf(record) !== 1) return null;
     if (had?.version === v) return had;
     const entry = await this.store.get(dataKey(path, v, 0));
     return entry && entry.value.length <= INLINE_DATA_BYTES
