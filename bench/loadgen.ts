@@ -15,7 +15,7 @@ import { Buffer } from "node:buffer";
 import { createX509Source } from "../lib/spiffe/workloadapi/x509source.ts";
 import { authorizeAny } from "../lib/tls/authorize.ts";
 import { createMtlsAgent, type MtlsAgent } from "../lib/tls/client.ts";
-import { summarize } from "./stats.ts";
+import { type CpuStats, summarize } from "./stats.ts";
 
 /** What to run. */
 export interface LoadSpec {
@@ -33,7 +33,20 @@ export interface LoadSpec {
   valueBytes: number;
   /** For `seed`: how many secrets to write (once each). */
   count?: number;
+  /** The server's process id: its CPU time over the measured window is reported. */
+  serverPid?: number;
 }
+
+/** CPU time (user + system, all threads) a process has used so far, in µs. */
+function cpuMicros(pid: number | "self"): number {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  // Fields after the command name (which may hold spaces) start at the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14, 15)
+  return ticks * (1_000_000 / CLOCK_TICKS);
+}
+/** Linux's USER_HZ, the unit of /proc/PID/stat times. */
+const CLOCK_TICKS = 100;
 
 const VALUE = (n: number) => "x".repeat(n);
 
@@ -124,10 +137,16 @@ async function main(spec: LoadSpec): Promise<void> {
     console.log(JSON.stringify({ written: spec.count ?? spec.paths, errors, seconds }));
   } else {
     const latencies: number[] = [];
+    let cpuAtEnd: { server: number; self: number } | undefined;
     let errors = 0;
     let measuring = false;
     const warmupEnd = performance.now() + spec.warmupSeconds * 1000;
     let end = Infinity;
+    let cpuAtStart = { server: 0, self: 0 };
+    const cpuNow = () => ({
+      server: spec.serverPid ? cpuMicros(spec.serverPid) : 0,
+      self: cpuMicros("self"),
+    });
     await Promise.all(Array.from({ length: spec.concurrency }, async (_, client) => {
       const url = urls[client % urls.length];
       for (;;) {
@@ -135,8 +154,13 @@ async function main(spec: LoadSpec): Promise<void> {
         if (!measuring && now >= warmupEnd) {
           measuring = true;
           end = now + spec.seconds * 1000;
+          cpuAtStart = cpuNow();
+          setTimeout(() => cpuAtEnd ??= cpuNow(), spec.seconds * 1000);
         }
-        if (now >= end) return;
+        if (now >= end) {
+          cpuAtEnd ??= cpuNow(); // the first client past the end, unless the timer was first
+          return;
+        }
         const [route, body] = request();
         const t0 = performance.now();
         const status = await post(agent, url, route, body).catch(() => 0);
@@ -146,7 +170,20 @@ async function main(spec: LoadSpec): Promise<void> {
         else errors++;
       }
     }));
-    console.log(JSON.stringify(summarize(latencies, errors, spec.seconds)));
+    const stats = summarize(latencies, errors, spec.seconds);
+    const served = latencies.length + errors;
+    cpuAtEnd ??= cpuNow();
+    const cpu: CpuStats = {
+      serverCpuUsPerRequest: spec.serverPid
+        ? Math.round((cpuAtEnd.server - cpuAtStart.server) / served)
+        : null,
+      loadgenCpuUsPerRequest: Math.round((cpuAtEnd.self - cpuAtStart.self) / served),
+      loadgenCpuShare: Math.round(
+        (cpuAtEnd.self - cpuAtStart.self) /
+          (spec.seconds * 1_000_000 * navigator.hardwareConcurrency) * 1000,
+      ) / 1000,
+    };
+    console.log(JSON.stringify({ ...stats, ...cpu }));
   }
   agent.close();
   // The Workload API stream is not closed politely: a GOAWAY from a closing client can abort the

@@ -10,7 +10,9 @@
  * Environment: BENCH_SECONDS (default 5), BENCH_CONCURRENCY (32),
  * BENCH_SCALE (comma list of stored-secret counts, default 1000,10000,100000),
  * BENCH_BACKENDS (default kv,sqlite,postgres; postgres is its own section, with 1 to 3 Nexus
- * replicas on one throwaway PostgreSQL cluster: `bench/postgres.ts`).
+ * replicas on one throwaway PostgreSQL cluster: `bench/postgres.ts`), BENCH_WORKLOADS (comma
+ * list of workload names, default all), BENCH_QUICK=1 (workloads only: no durability,
+ * recovery, scale or start-up runs).
  *
  * @module
  */
@@ -23,7 +25,10 @@ import { freePort, type Identity, spawnProgram, Stack } from "../dev/stack/harne
 import { LAUNCHER_ENV } from "../launch/command.ts";
 import type { LoadSpec } from "./loadgen.ts";
 import { benchPostgres, postgresReport, type PostgresResults } from "./postgres.ts";
-import { median, type RunStats } from "./stats.ts";
+import { type CpuStats, median, type RunStats } from "./stats.ts";
+
+/** A workload's figures as the load generator reports them. */
+type Run = RunStats & CpuStats;
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const SECONDS = Number(Deno.env.get("BENCH_SECONDS") ?? 5);
@@ -31,6 +36,8 @@ const CONCURRENCY = Number(Deno.env.get("BENCH_CONCURRENCY") ?? 32);
 const SCALE = (Deno.env.get("BENCH_SCALE") ?? "1000,10000,100000").split(",").map(Number);
 const BACKEND_LIST = (Deno.env.get("BENCH_BACKENDS") ?? "kv,sqlite,postgres").split(",");
 const BACKENDS = BACKEND_LIST.filter((b) => b !== "postgres") as ("kv" | "sqlite")[];
+const WORKLOADS = Deno.env.get("BENCH_WORKLOADS")?.split(",");
+const QUICK = Deno.env.get("BENCH_QUICK") === "1";
 const VALUE_BYTES = 1024;
 
 const log = (line: string) => console.error(`bench: ${line}`);
@@ -138,14 +145,20 @@ async function benchBackend(
       ["policy-checked get", "workload-a", "get"],
       ["mixed 90/10", "pilot", "mixed"],
     ];
-    const workloads: Record<string, RunStats & { ratioToBaseline: number }> = {};
+    const workloads: Record<string, Run & { ratioToBaseline: number }> = {};
     let rssUnderLoad = 0;
     for (const [name, identity, workload] of runs) {
+      if (WORKLOADS && !WORKLOADS.includes(name)) continue;
       log(`${backend}: ${name}`);
       const sampler = setInterval(async () => {
         rssUnderLoad = Math.max(rssUnderLoad, await rssMb(stack.nexus!.pid).catch(() => 0));
       }, 500);
-      const stats: RunStats = await loadgen({ socket: as(identity), url, workload });
+      const stats: Run = await loadgen({
+        socket: as(identity),
+        url,
+        workload,
+        serverPid: stack.nexus!.pid,
+      });
       clearInterval(sampler);
       workloads[name] = {
         ...stats,
@@ -154,6 +167,7 @@ async function benchBackend(
     }
     out.nexusRssUnderLoadMb = rssUnderLoad;
     out.workloads = workloads;
+    if (QUICK) return out;
 
     // Durability: versions acknowledged before a kill -9 are there after it.
     log(`${backend}: durability after kill -9`);
@@ -266,7 +280,7 @@ async function startupTimes(stack: Stack): Promise<Record<string, number>> {
 }
 
 /** The baseline: a bare node:https mTLS server, same SVIDs and load generator. */
-async function baseline(): Promise<RunStats> {
+async function baseline(): Promise<Run> {
   const stack = await Stack.start({ bootstrap: false });
   try {
     const port = freePort();
@@ -287,6 +301,7 @@ async function baseline(): Promise<RunStats> {
       socket: stack.socket("pilot"),
       url: `https://127.0.0.1:${port}`,
       workload: "baseline",
+      serverPid: server.pid,
     });
     server.kill("SIGKILL");
     await server.status;
@@ -330,28 +345,61 @@ async function main(): Promise<void> {
   console.log(report(results));
 }
 
+/** The targets of issue 13, as met or not by one backend's run (reported, never asserted). */
+export function targets(backend: string, w: Record<string, Run>, base: Run): string[] {
+  const ratio = (name: string) => (w[name]?.rps ?? 0) / base.rps;
+  const check = (ok: boolean) => (ok ? "met" : "NOT met");
+  const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
+  const get = w["secret get"];
+  const p99 = (get?.p99ms ?? Infinity) / base.p99ms;
+  return [
+    `${backend} targets: secret get ${pct(ratio("secret get"))} of baseline (>= 60%: ${
+      check(ratio("secret get") >= 0.6)
+    }), metadata get ${pct(ratio("metadata get"))} (>= 60%: ${
+      check(ratio("metadata get") >= 0.6)
+    }), policy-checked get ${pct(ratio("policy-checked get"))} (>= 50%: ${
+      check(ratio("policy-checked get") >= 0.5)
+    }), put ${w["secret put"]?.rps ?? 0} req/s (>= 2500: ${
+      check((w["secret put"]?.rps ?? 0) >= 2500)
+    }), secret get p99 ${p99.toFixed(2)}x baseline p99 (<= 2x: ${check(p99 <= 2)})`,
+  ];
+}
+
 /** The table printed on stdout. */
 export function report(r: Record<string, unknown>): string {
-  const base = r.baseline as RunStats;
+  const base = r.baseline as Run;
+  const cpu = (s: Run) => `${s.serverCpuUsPerRequest ?? "-"} | ${s.loadgenCpuUsPerRequest}`;
   const lines = [
     `SPIKE on Deno ${r.deno}, ${r.cores} cores, ${r.concurrency} concurrent keep-alive mTLS clients, ` +
     `${r.seconds} s per workload, ${r.valueBytes}-byte values`,
     "",
-    "| backend | workload | req/s | vs baseline | p50 ms | p99 ms | max ms | errors |",
-    "|---|---|---:|---:|---:|---:|---:|---:|",
-    `| - | baseline (bare node:https mTLS) | ${base.rps} | 100% | ${base.p50ms} | ${base.p99ms} | ${base.maxms} | ${base.errors} |`,
+    "| backend | workload | req/s | vs baseline | p50 ms | p99 ms | max ms | errors | server CPU µs/req | loadgen CPU µs/req |",
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    `| - | baseline (bare node:https mTLS) | ${base.rps} | 100% | ${base.p50ms} | ${base.p99ms} | ${base.maxms} | ${base.errors} | ${
+      cpu(base)
+    } |`,
   ];
   const backends = r.backends as Record<string, Record<string, unknown>>;
   for (const [backend, b] of Object.entries(backends)) {
-    const w = b.workloads as Record<string, RunStats & { ratioToBaseline: number }>;
+    const w = b.workloads as Record<string, Run & { ratioToBaseline: number }>;
     for (const [name, s] of Object.entries(w)) {
       lines.push(
         `| ${backend} | ${name} | ${s.rps} | ${
           (s.ratioToBaseline * 100).toFixed(0)
-        }% | ${s.p50ms} | ${s.p99ms} | ${s.maxms} | ${s.errors} |`,
+        }% | ${s.p50ms} | ${s.p99ms} | ${s.maxms} | ${s.errors} | ${cpu(s)} |`,
       );
     }
   }
+  lines.push(
+    "",
+    `The load generator used ${
+      (base.loadgenCpuShare * 100).toFixed(0)
+    }% of the machine's CPU during the baseline.`,
+  );
+  for (const [backend, b] of Object.entries(backends)) {
+    lines.push(...targets(backend, b.workloads as Record<string, Run>, base));
+  }
+  if (Object.values(backends).some((b) => !b.scale)) return lines.join("\n"); // BENCH_QUICK
   if (Object.keys(backends).length > 0) {
     lines.push(
       "",

@@ -15,6 +15,16 @@ export interface RunStats {
   maxms: number;
 }
 
+/** Where a workload's CPU went, over the measured window. */
+export interface CpuStats {
+  /** The server's CPU time (all its threads) per request served, in µs (null: not measured). */
+  serverCpuUsPerRequest: number | null;
+  /** The load generator's own CPU time per request, in µs. */
+  loadgenCpuUsPerRequest: number;
+  /** The load generator's share of the machine's CPU time (0..1, all cores). */
+  loadgenCpuShare: number;
+}
+
 /** The value below which `q` (0..1) of the sorted samples fall (nearest rank). */
 export function percentile(sorted: Float64Array | number[], q: number): number {
   if (sorted.length === 0) return 0;

@@ -488,20 +488,26 @@ for (const backend of ["kv", "sqlite", "postgres"] as const) {
             join(stack.dataDir, backend === "kv" ? "spike.kv" : "spike.db"),
           );
           try {
+            // A path's data record, and its metadata record (which keeps a copy of the data).
             const rows = (path: string) =>
-              db.prepare("SELECT k, v FROM kv WHERE instr(k, ?) > 0 AND instr(k, ?) > 0")
-                .all(new TextEncoder().encode("secret-data"), new TextEncoder().encode(path)) as {
+              ["secret-data", "secret-meta"].map((kind) =>
+                db.prepare(
+                  "SELECT k, v FROM kv WHERE instr(k, ?) > 0 AND instr(k, ?) > 0 ORDER BY k LIMIT 1",
+                ).get(new TextEncoder().encode(kind), new TextEncoder().encode(path)) as {
                   k: Uint8Array;
                   v: Uint8Array;
-                }[];
-            const [ra] = rows("t/a");
-            const flipped = new Uint8Array(ra.v);
-            flipped[flipped.length - 5] ^= 1;
-            db.prepare("UPDATE kv SET v = ? WHERE k = ?").run(flipped, ra.k);
-            const [rb] = rows("t/b");
-            const [rc] = rows("t/c");
-            db.prepare("UPDATE kv SET v = ? WHERE k = ?").run(rc.v, rb.k);
-            db.prepare("UPDATE kv SET v = ? WHERE k = ?").run(rb.v, rc.k);
+                }
+              );
+            for (const ra of rows("t/a")) {
+              const flipped = new Uint8Array(ra.v);
+              flipped[flipped.length - 5] ^= 1;
+              db.prepare("UPDATE kv SET v = ? WHERE k = ?").run(flipped, ra.k);
+            }
+            const rc = rows("t/c");
+            for (const [i, rb] of rows("t/b").entries()) {
+              db.prepare("UPDATE kv SET v = ? WHERE k = ?").run(rc[i].v, rb.k);
+              db.prepare("UPDATE kv SET v = ? WHERE k = ?").run(rb.v, rc[i].k);
+            }
           } finally {
             db.close();
           }
@@ -530,22 +536,23 @@ for (const backend of ["kv", "sqlite", "postgres"] as const) {
   });
 }
 
-/** What the sqlite step does to the file, in SQL: flip a byte of t/a, swap t/b and t/c. */
+/**
+ * What the sqlite step does to the file, in SQL: flip a byte of t/a's data and metadata records,
+ * swap t/b's and t/c's.
+ */
 async function tamperPostgres(pg: PgCluster): Promise<void> {
-  const first = (path: string) =>
-    `(SELECT k FROM spike_kv WHERE position('secret-data'::bytea in k) > 0
+  const first = (kind: string, path: string) =>
+    `(SELECT k FROM spike_kv WHERE position('${kind}'::bytea in k) > 0
       AND position('${path}'::bytea in k) > 0 ORDER BY k LIMIT 1)`;
-  await pg.psql(
-    `BEGIN;
-    UPDATE spike_kv SET v = set_byte(v, length(v) - 5, get_byte(v, length(v) - 5) # 1)
-      WHERE k = ${first("t/a")};
-    UPDATE spike_kv SET v = CASE WHEN k = ${first("t/b")}
-        THEN (SELECT v FROM spike_kv WHERE k = ${first("t/c")})
-        ELSE (SELECT v FROM spike_kv WHERE k = ${first("t/b")}) END
-      WHERE k IN (${first("t/b")}, ${first("t/c")});
-    COMMIT;`,
-    "nexus",
+  const steps = ["secret-data", "secret-meta"].map((kind) =>
+    `UPDATE spike_kv SET v = set_byte(v, length(v) - 5, get_byte(v, length(v) - 5) # 1)
+      WHERE k = ${first(kind, "t/a")};
+    UPDATE spike_kv SET v = CASE WHEN k = ${first(kind, "t/b")}
+        THEN (SELECT v FROM spike_kv WHERE k = ${first(kind, "t/c")})
+        ELSE (SELECT v FROM spike_kv WHERE k = ${first(kind, "t/b")}) END
+      WHERE k IN (${first(kind, "t/b")}, ${first(kind, "t/c")});`
   );
+  await pg.psql(`BEGIN;\n${steps.join("\n")}\nCOMMIT;`, "nexus");
 }
 
 Deno.test("Nexus on postgres: the database stopped, requests fail fast; started, they resume", {

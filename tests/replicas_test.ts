@@ -107,11 +107,27 @@ Deno.test("three Nexus replicas on one PostgreSQL serve as one", {
     });
 
     await t.step(
-      "a policy created or deleted on one replica governs the next request on another",
+      "a policy created, changed or deleted on one replica governs the next request on another",
       async () => {
         const a = await clientOf("workload-a", 1);
         const denied = (p: Promise<unknown>) =>
           assert.rejects(p, (e: unknown) => e instanceof ApiResponseError && e.status === 401);
+        await denied(a.getSecret("app/db"));
+        await su[0].putPolicy({
+          name: "a-reads-app",
+          spiffeidPattern: "^spiffe://spike\\.ist/workload/a$",
+          pathPattern: "^app/",
+          permissions: ["read"],
+        });
+        assert.deepEqual(await a.getSecret("app/db"), { user: "u", pass: "p2" });
+        // Replica 1 now holds the policy set in memory: a change through another replica
+        // still governs its very next request.
+        await su[2].putPolicy({
+          name: "a-reads-app",
+          spiffeidPattern: "^spiffe://spike\\.ist/workload/a$",
+          pathPattern: "^elsewhere/",
+          permissions: ["read"],
+        });
         await denied(a.getSecret("app/db"));
         await su[0].putPolicy({
           name: "a-reads-app",

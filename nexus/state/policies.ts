@@ -1,9 +1,17 @@
 /**
  * Policies, stored sealed under the policies sub-key at `["policy", name]`
  * (the name is in clear in the key; patterns, permissions and times are
- * sealed, bound to the name). They are read from the store on every request
- * that needs them: nothing is cached, so several Nexus replicas sharing a
- * store never act on a stale policy.
+ * sealed, bound to the name).
+ *
+ * Every policy write also rewrites `["policy-generation"]` in the same
+ * commit, so that record's versionstamp changes whenever any policy does.
+ * The opened policy set is kept in memory with the generation it was read
+ * at; each request that needs the policies reads the generation (one small
+ * store read) and uses the set only when it is unchanged, else lists the
+ * store again. The generation is read before the listing, so a set is never
+ * tagged newer than what it holds. Several Nexus replicas sharing a store
+ * therefore never act on a stale policy: a write through one governs the
+ * very next request on another.
  *
  * @module
  */
@@ -12,9 +20,11 @@ import { notFound } from "../../lib/api/errors.ts";
 import type { AeadKey } from "../../lib/crypto/aead.ts";
 import type { Permission } from "../../lib/api/policies.ts";
 import type { StoredPolicy } from "../auth/policy.ts";
-import { compareAndSet, type Store, type StoreKey } from "../store/store.ts";
+import { compareAndSet, type Store, type StoreKey, type StoreTransaction } from "../store/store.ts";
 
 const key = (name: string): StoreKey => ["policy", name];
+/** Rewritten by every policy write; its versionstamp is the policy set's generation. */
+export const GENERATION_KEY: StoreKey = ["policy-generation"];
 const aad = (name: string) => `policy\u0000${name}`;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -31,11 +41,12 @@ interface Sealed {
 /** The policies of one Nexus. */
 export class Policies {
   /**
-   * Decrypted policies by name, with the versionstamp they were read at. The
-   * store is still listed on every request; only the decryption of a record
-   * whose versionstamp has not changed is skipped, so nothing stale is used.
+   * Decrypted policies by name, with the versionstamp they were read at, so
+   * that a new listing decrypts only the records that changed.
    */
   readonly #opened = new Map<string, { versionstamp: string; policy: StoredPolicy }>();
+  /** The whole set as last listed, with the generation read just before the listing. */
+  #set: { generation: string | null; policies: readonly StoredPolicy[] } | undefined;
 
   constructor(readonly store: Store, readonly key: () => AeadKey) {}
 
@@ -64,6 +75,7 @@ export class Policies {
         key(policy.name),
         this.key().seal(encoder.encode(JSON.stringify(sealed)), aad(policy.name)),
       );
+      bumpGeneration(tx);
       return { ...sealed, createdAt: new Date(createdAt), updatedAt: new Date(now) };
     }, { what: `policy ${policy.name}` });
   }
@@ -80,11 +92,15 @@ export class Policies {
     await compareAndSet(this.store, key(name), (entry, tx) => {
       if (!entry) throw notFound();
       tx.delete(key(name));
+      bumpGeneration(tx);
     }, { what: `policy ${name}` });
   }
 
   /** Every policy, in name order, as the store holds them now. */
-  async all(): Promise<StoredPolicy[]> {
+  async all(): Promise<readonly StoredPolicy[]> {
+    const generation = (await this.store.get(GENERATION_KEY))?.versionstamp ?? null;
+    const known = this.#set;
+    if (known && known.generation === generation) return known.policies;
     const entries = await this.store.list(["policy"]);
     const seen = new Set<string>();
     const policies = entries.map((e) => {
@@ -97,6 +113,12 @@ export class Policies {
       return policy;
     });
     for (const name of this.#opened.keys()) if (!seen.has(name)) this.#opened.delete(name);
+    this.#set = { generation, policies: Object.freeze(policies) };
     return policies;
   }
+}
+
+/** Adds the generation's rewrite to a policy write (random bytes: only the versionstamp counts). */
+function bumpGeneration(tx: StoreTransaction): void {
+  tx.set(GENERATION_KEY, crypto.getRandomValues(new Uint8Array(8)));
 }

@@ -3,7 +3,14 @@
  *
  * Layout in the store (paths and version numbers are in the keys, in clear):
  * - `["secret-meta", path]`: the path's metadata (versions, their times,
- *   current and oldest), sealed with associated data naming the path;
+ *   current and oldest), sealed with associated data naming the path, and
+ *   beside it a copy of the current version's sealed data (see
+ *   {@link encodeMetaRecord}), so that a get of the current version takes
+ *   one store read. The copy is the very record stored under the version's
+ *   data key, bound to its path and version by its own associated data;
+ *   it is written in the same commit as the metadata, so it is never stale.
+ *   Records written before the copy existed (plain sealed metadata), and
+ *   versions too large to copy, are read from the data key instead;
  * - `["secret-data", path, version, 0]`: the version's values as JSON, one
  *   whole sealed value bound to its path and version (the store's backend
  *   deals with its own size limits). Versions written before the store took
@@ -20,7 +27,7 @@
  */
 
 import { ApiError, notFound } from "../../lib/api/errors.ts";
-import type { AeadKey } from "../../lib/crypto/aead.ts";
+import { type AeadKey, IntegrityError } from "../../lib/crypto/aead.ts";
 import { compareAndSet, type Store, type StoreKey, type StoreTransaction } from "../store/store.ts";
 
 /** One version's bookkeeping. */
@@ -71,6 +78,64 @@ function recomputeOldest(meta: SecretMeta): void {
 /** The chunks a version's data is in (one, unless written by an older Nexus). */
 const chunksOf = (record: VersionRecord) => record.chunks ?? 1;
 
+/** First byte of a metadata record that carries the current version's data. */
+const META_RECORD = 0x4d;
+const META_HEADER = 1 + 4 + 4;
+/** Sealed data up to this size is copied beside the metadata; larger is read from its key. */
+export const INLINE_DATA_BYTES = 32 * 1024;
+
+/** The current version's sealed data, as kept beside the metadata. */
+interface Inline {
+  version: number;
+  sealed: Uint8Array;
+}
+
+/**
+ * The value at `["secret-meta", path]`: `0x4d ‖ version (u32) ‖ length (u32)
+ * ‖ sealed data ‖ sealed metadata`, or the sealed metadata alone when there
+ * is no copy. A sealed record starts with its format version (0x01), never
+ * 0x4d, so both forms read unambiguously. The version in clear only says
+ * which version the copy claims to be: it is used only when the metadata
+ * (authenticated) names it current, and it opens only under that version's
+ * associated data.
+ */
+export function encodeMetaRecord(sealedMeta: Uint8Array, inline: Inline | null): Uint8Array {
+  if (!inline) return sealedMeta;
+  const out = new Uint8Array(META_HEADER + inline.sealed.length + sealedMeta.length);
+  const view = new DataView(out.buffer);
+  out[0] = META_RECORD;
+  view.setUint32(1, inline.version);
+  view.setUint32(5, inline.sealed.length);
+  out.set(inline.sealed, META_HEADER);
+  out.set(sealedMeta, META_HEADER + inline.sealed.length);
+  return out;
+}
+
+/** Splits what {@link encodeMetaRecord} made. */
+export function decodeMetaRecord(
+  value: Uint8Array,
+): { sealedMeta: Uint8Array; inline: Inline | null } {
+  if (value[0] !== META_RECORD) return { sealedMeta: value, inline: null };
+  const view = new DataView(value.buffer, value.byteOffset, value.byteLength);
+  const length = value.length >= META_HEADER ? view.getUint32(5) : Infinity;
+  if (META_HEADER + length > value.length) {
+    throw new IntegrityError("the metadata record is malformed");
+  }
+  return {
+    inline: {
+      version: view.getUint32(1),
+      sealed: value.subarray(META_HEADER, META_HEADER + length),
+    },
+    sealedMeta: value.subarray(META_HEADER + length),
+  };
+}
+
+/** A path's metadata as read, with the copy of its current data if there is one. */
+interface MetaRead {
+  meta: SecretMeta;
+  inline: Inline | null;
+}
+
 /** The versioned, encrypted secrets of one Nexus. */
 export class Secrets {
   // Writers to the same path in this process take turns; CAS covers other processes.
@@ -84,17 +149,36 @@ export class Secrets {
     readonly maxVersions: () => number,
   ) {}
 
-  #openMeta(path: string, value: Uint8Array): SecretMeta {
-    return JSON.parse(decoder.decode(this.key().open(value, metaAad(path)))) as SecretMeta;
+  #openMeta(path: string, value: Uint8Array): MetaRead {
+    const { sealedMeta, inline } = decodeMetaRecord(value);
+    const meta = JSON.parse(decoder.decode(this.key().open(sealedMeta, metaAad(path))));
+    return { meta: meta as SecretMeta, inline };
   }
 
-  async #readMeta(path: string): Promise<SecretMeta | null> {
+  async #readMeta(path: string): Promise<MetaRead | null> {
     const entry = await this.store.get(metaKey(path));
     return entry && this.#openMeta(path, entry.value);
   }
 
-  #sealMeta(meta: SecretMeta): Uint8Array {
-    return this.key().seal(encoder.encode(JSON.stringify(meta)), metaAad(meta.path));
+  #sealMeta(meta: SecretMeta, inline: Inline | null): Uint8Array {
+    const sealed = this.key().seal(encoder.encode(JSON.stringify(meta)), metaAad(meta.path));
+    return encodeMetaRecord(sealed, inline);
+  }
+
+  /**
+   * The copy of the current version's data to keep beside `meta`: the one
+   * read with it when still current, else the version's record from the
+   * store (none when there is no current version, or it is chunked or large).
+   */
+  async #inlineFor(path: string, meta: SecretMeta, had: Inline | null): Promise<Inline | null> {
+    const v = meta.current;
+    const record = meta.versions[v];
+    if (v === 0 || !record || chunksOf(record) !== 1) return null;
+    if (had?.version === v) return had;
+    const entry = await this.store.get(dataKey(path, v, 0));
+    return entry && entry.value.length <= INLINE_DATA_BYTES
+      ? { version: v, sealed: entry.value }
+      : null;
   }
 
   #serially<T>(path: string, fn: () => Promise<T>): Promise<T> {
@@ -108,20 +192,28 @@ export class Secrets {
     return run;
   }
 
-  /** Runs a read-modify-write of a path's metadata until its commit wins. */
+  /**
+   * Runs a read-modify-write of a path's metadata until its commit wins.
+   * `change` may name the new current version's copy (`inline`, a put's new
+   * data); otherwise the copy follows the current version.
+   */
   async #update<T>(
     path: string,
     change: (
       current: SecretMeta | null,
       tx: StoreTransaction,
-    ) => { meta: SecretMeta; result: T },
+    ) => { meta: SecretMeta; result: T; inline?: Inline | null },
   ): Promise<T> {
     return await this.#serially(
       path,
       () =>
-        compareAndSet(this.store, metaKey(path), (entry, tx) => {
-          const { meta, result } = change(entry && this.#openMeta(path, entry.value), tx);
-          tx.set(metaKey(path), this.#sealMeta(meta));
+        compareAndSet(this.store, metaKey(path), async (entry, tx) => {
+          const read = entry && this.#openMeta(path, entry.value);
+          const { meta, result, inline } = change(read?.meta ?? null, tx);
+          const copy = inline !== undefined
+            ? inline
+            : await this.#inlineFor(path, meta, read?.inline ?? null);
+          tx.set(metaKey(path), this.#sealMeta(meta, copy));
           return result;
         }, { attempts: 200, what: path }),
     );
@@ -146,7 +238,8 @@ export class Secrets {
       };
       const existing = versionNumbers(next);
       const version = next.current > 0 ? next.current + 1 : (existing.at(-1) ?? 0) + 1;
-      tx.set(dataKey(path, version, 0), this.key().seal(json, dataAad(path, version, 0, 1)));
+      const sealed = this.key().seal(json, dataAad(path, version, 0, 1));
+      tx.set(dataKey(path, version, 0), sealed);
       next.versions[version] = { created: now, deleted: null };
       next.current = version;
       next.updated = now;
@@ -157,18 +250,22 @@ export class Secrets {
         delete next.versions[old];
       }
       recomputeOldest(next);
-      return { meta: next, result: version };
+      const inline = sealed.length <= INLINE_DATA_BYTES ? { version, sealed } : null;
+      return { meta: next, result: version, inline };
     });
   }
 
   /** A version's values (0: the current one); 404 when missing or deleted. */
   async get(path: string, version: number): Promise<Record<string, string>> {
-    const meta = await this.#readMeta(path);
-    if (!meta) throw notFound();
+    const read = await this.#readMeta(path);
+    if (!read) throw notFound();
+    const { meta, inline } = read;
     const v = version === 0 ? meta.current : version;
     const record = meta.versions[v];
     if (v === 0 || !record || record.deleted !== null) throw notFound();
-    const json = chunksOf(record) === 1
+    const json = inline && inline.version === v && v === meta.current
+      ? this.key().open(inline.sealed, dataAad(path, v, 0, 1))
+      : chunksOf(record) === 1
       ? await this.#readWhole(path, v)
       : await this.#readChunks(path, v, chunksOf(record));
     const values = JSON.parse(decoder.decode(json)) as Record<string, string>;
@@ -263,7 +360,7 @@ export class Secrets {
 
   /** A path's metadata, with the same existence rules as {@link get}. */
   async metadata(path: string, version: number): Promise<SecretMeta> {
-    const meta = await this.#readMeta(path);
+    const meta = (await this.#readMeta(path))?.meta;
     if (!meta) throw notFound();
     const v = version === 0 ? meta.current : version;
     const record = meta.versions[v];

@@ -4,7 +4,7 @@ import { AeadKey, IntegrityError } from "../../lib/crypto/aead.ts";
 import { openSqliteStore } from "../store/sqlite.ts";
 import { openKvStore, openMemoryStore } from "../store/kv.ts";
 import type { Store } from "../store/store.ts";
-import { Secrets } from "./secrets.ts";
+import { decodeMetaRecord, encodeMetaRecord, INLINE_DATA_BYTES, Secrets } from "./secrets.ts";
 
 const json = (values: Record<string, string>) => new TextEncoder().encode(JSON.stringify(values));
 
@@ -146,13 +146,27 @@ onEveryBackend(
   10,
   async (secrets, store) => {
     await secrets.put("a", json({ v: "alpha" }));
+    await secrets.put("a", json({ v: "alpha 2" })); // version 1 is now read from its data key
     await secrets.put("b", json({ v: "bravo" }));
     const [da] = await store.list(["secret-data", "a"]);
     const [db] = await store.list(["secret-data", "b"]);
     // Move b's data under a's key.
     await store.atomic().set(da.key, db.value).commit();
-    await assert.rejects(secrets.get("a", 0), IntegrityError);
+    await assert.rejects(secrets.get("a", 1), IntegrityError);
     assert.deepEqual(await secrets.get("b", 0), { v: "bravo" });
+    // Put b's copy of its current data beside a's metadata.
+    const ma = (await store.get(["secret-meta", "a"]))!;
+    const mb = (await store.get(["secret-meta", "b"]))!;
+    const a = decodeMetaRecord(ma.value);
+    const b = decodeMetaRecord(mb.value);
+    assert.ok(a.inline && b.inline);
+    const swapped = encodeMetaRecord(a.sealedMeta, { version: 2, sealed: b.inline.sealed });
+    await store.atomic().set(ma.key, swapped).commit();
+    await assert.rejects(secrets.get("a", 0), IntegrityError);
+    // A malformed copy header is refused, not read past.
+    await store.atomic().set(ma.key, Uint8Array.of(0x4d, 0, 0, 0, 2, 0xff, 0xff, 0xff, 0xff))
+      .commit();
+    await assert.rejects(secrets.get("a", 0), IntegrityError);
     // Flip one byte of b's metadata.
     const meta = (await store.get(["secret-meta", "b"]))!;
     const flipped = meta.value.slice();
@@ -231,3 +245,105 @@ onEveryBackend("a put with cas writes only over the version it names", 10, async
   ]);
   assert.deepEqual(both.map((r) => r.status).sort(), ["fulfilled", "rejected"]);
 });
+
+/** A store that counts the reads made through it. */
+function counting(store: Store): { store: Store; reads: () => number } {
+  let reads = 0;
+  return {
+    store: {
+      get: (key) => (reads++, store.get(key)),
+      list: (prefix, options) => (reads++, store.list(prefix, options)),
+      atomic: () => store.atomic(),
+      close: () => store.close(),
+    },
+    reads: () => reads,
+  };
+}
+
+onEveryBackend(
+  "a get of the current version takes one store read; other versions two",
+  10,
+  async (_, backing) => {
+    const key = new AeadKey(crypto.getRandomValues(new Uint8Array(32)));
+    const { store, reads } = counting(backing);
+    const secrets = new Secrets(store, () => key, () => 10);
+    await secrets.put("p", json({ n: "1" }));
+    await secrets.put("p", json({ n: "2" }));
+    let before = reads();
+    assert.deepEqual(await secrets.get("p", 0), { n: "2" });
+    assert.deepEqual(await secrets.get("p", 2), { n: "2" });
+    assert.equal(reads() - before, 2);
+    before = reads();
+    assert.deepEqual(await secrets.get("p", 1), { n: "1" });
+    assert.equal(reads() - before, 2);
+    before = reads();
+    await secrets.metadata("p", 0);
+    assert.equal(reads() - before, 1);
+  },
+);
+
+onEveryBackend(
+  "the copy beside the metadata follows the current version through delete and undelete",
+  10,
+  async (secrets, store) => {
+    for (let i = 1; i <= 3; i++) await secrets.put("p", json({ n: String(i) }));
+    const inlineVersion = async () =>
+      decodeMetaRecord((await store.get(["secret-meta", "p"]))!.value).inline?.version ?? 0;
+    assert.equal(await inlineVersion(), 3);
+    await secrets.delete("p", []);
+    assert.equal(await inlineVersion(), 2);
+    assert.deepEqual(await secrets.get("p", 0), { n: "2" });
+    await secrets.delete("p", [1, 2]);
+    assert.equal(await inlineVersion(), 0);
+    await assert.rejects(secrets.get("p", 0), isNotFound);
+    await secrets.undelete("p", [1]);
+    assert.equal(await inlineVersion(), 1);
+    assert.deepEqual(await secrets.get("p", 0), { n: "1" });
+    await secrets.undelete("p", [3]);
+    assert.equal(await inlineVersion(), 3);
+    assert.deepEqual(await secrets.get("p", 0), { n: "3" });
+    // A version too large to copy is read from its data key.
+    const big = "b".repeat(INLINE_DATA_BYTES);
+    await secrets.put("p", json({ big }));
+    assert.equal(await inlineVersion(), 0);
+    assert.equal((await secrets.get("p", 0)).big, big);
+  },
+);
+
+onEveryBackend(
+  "metadata without the copy (as an older Nexus wrote it) is read, and gets the copy at the next write",
+  10,
+  async (_, store) => {
+    const key = new AeadKey(crypto.getRandomValues(new Uint8Array(32)));
+    const secrets = new Secrets(store, () => key, () => 10);
+    const enc = new TextEncoder();
+    const meta = {
+      path: "old",
+      current: 1,
+      oldest: 1,
+      created: 1,
+      updated: 1,
+      maxVersions: 10,
+      versions: { "1": { created: 1, deleted: null } },
+    };
+    assert.ok(
+      (await store.atomic()
+        .set(
+          ["secret-meta", "old"],
+          key.seal(enc.encode(JSON.stringify(meta)), "secret-meta\u0000old"),
+        )
+        .set(
+          ["secret-data", "old", 1, 0],
+          key.seal(json({ v: "one" }), "secret-data\u0000old\u00001\u00000\u00001"),
+        )
+        .commit()).ok,
+    );
+    assert.deepEqual(await secrets.get("old", 0), { v: "one" });
+    assert.equal((await secrets.metadata("old", 0)).current, 1);
+    await secrets.put("old", json({ v: "two" }));
+    const record = decodeMetaRecord((await store.get(["secret-meta", "old"]))!.value);
+    assert.equal(record.inline?.version, 2);
+    assert.deepEqual(await secrets.get("old", 0), { v: "two" });
+    assert.deepEqual(await secrets.get("old", 1), { v: "one" });
+  },
+);

@@ -61,21 +61,76 @@ async function retryLocked<T>(op: () => Promise<T>): Promise<T> {
   }
 }
 
-/** The store on one Deno KV database. */
+/** What is known of a key's stored form: at `versionstamp` (null: absent) it had `parts` parts. */
+interface Known {
+  versionstamp: string | null;
+  parts: number;
+}
+
+/** A caller's commit: its checks and its writes (the last write of each key). */
+interface Pending {
+  checks: [StoreKey, string | null][];
+  writes: { key: StoreKey; value: Uint8Array | null }[];
+  resolve: (result: { ok: boolean }) => void;
+  reject: (error: unknown) => void;
+}
+
+/** Deno KV's limits on one atomic operation, with room to spare. */
+const MAX_CHECKS = 100;
+const MAX_MUTATIONS = 1000;
+const MAX_BATCH_BYTES = 512 * 1024;
+/** Keys whose stored form is remembered (see {@link KvStore}). */
+const KNOWN_LIMIT = 50_000;
+
+const keyId = (key: StoreKey) => JSON.stringify(key);
+
+/**
+ * The store on one Deno KV database.
+ *
+ * Each Deno KV operation is an asynchronous round trip to its own thread,
+ * and a commit costs several times a read, so commits are grouped: those
+ * that arrive while one is being written go together into the next Deno KV
+ * atomic operation (callers with disjoint keys only; their checks and writes
+ * all apply or none do), and each caller is answered when that operation is
+ * committed, so nothing is acknowledged before it is stored. When a grouped
+ * operation fails a check, each of its callers is tried alone, so one
+ * caller's lost check never fails another.
+ *
+ * A commit must know whether the keys it writes hold parts (to delete them).
+ * Rather than reading every written key first, this store remembers, for
+ * keys it recently read or wrote, the versionstamp it saw and the parts it
+ * held then, and adds a check on that versionstamp to the commit: the guess
+ * is used only if it is still true in the store, across processes too (a
+ * lost guess is read again and the commit retried). It never answers a read.
+ */
 export class KvStore implements Store {
+  readonly #known = new Map<string, Known>();
+  #pending: Pending[] = [];
+  #flushing = false;
+  /** Callers of a failed group, being tried alone. */
+  readonly #alone = new Set<Promise<void>>();
+
   constructor(readonly kv: Deno.Kv) {}
 
+  #remember(key: StoreKey, known: Known): void {
+    const id = keyId(key);
+    this.#known.delete(id); // re-inserted last: the map's order is the order of use
+    this.#known.set(id, known);
+    if (this.#known.size > KNOWN_LIMIT) this.#known.delete(this.#known.keys().next().value!);
+  }
+
   async #getMany(keys: Deno.KvKey[]): Promise<Deno.KvEntryMaybe<Stored>[]> {
-    const out: Deno.KvEntryMaybe<Stored>[] = [];
+    const batches: Promise<Deno.KvEntryMaybe<Stored>[]>[] = [];
     for (let i = 0; i < keys.length; i += GET_MANY) {
-      out.push(...await this.kv.getMany<Stored[]>(keys.slice(i, i + GET_MANY)));
+      batches.push(this.kv.getMany<Stored[]>(keys.slice(i, i + GET_MANY)));
     }
-    return out;
+    return (await Promise.all(batches)).flat();
   }
 
   async get(key: StoreKey): Promise<StoreEntry | null> {
     for (;;) {
       const entry = await this.kv.get<Stored>(key as Deno.KvKey);
+      this.#remember(key, { versionstamp: entry.versionstamp, parts: headerParts(entry.value) });
       if (entry.versionstamp === null) return null;
       if (entry.value instanceof Uint8Array) {
         return { key, value: entry.value, versionstamp: entry.versionstamp };
@@ -132,55 +187,168 @@ export class KvStore implements Store {
         return tx;
       },
       set: (key, value) => {
-        writes.set(JSON.stringify(key), { key, value });
+        writes.set(keyId(key), { key, value });
         return tx;
       },
       delete: (key) => {
-        writes.set(JSON.stringify(key), { key, value: null });
+        writes.set(keyId(key), { key, value: null });
         return tx;
       },
-      commit: () => this.#commit(checks, [...writes.values()]),
+      commit: () =>
+        new Promise((resolve, reject) => {
+          this.#pending.push({ checks, writes: [...writes.values()], resolve, reject });
+          if (!this.#flushing) {
+            this.#flush().catch((e) => { // not expected: every caller's failure is its own
+              for (const p of this.#pending.splice(0)) p.reject(e);
+            });
+          }
+        }),
     };
     return tx;
   }
 
-  async #commit(
-    checks: [StoreKey, string | null][],
-    writes: { key: StoreKey; value: Uint8Array | null }[],
-  ): Promise<{ ok: boolean }> {
-    for (let attempt = 0;; attempt++) {
-      const op = this.kv.atomic();
-      for (const [key, versionstamp] of checks) op.check({ key: key as Deno.KvKey, versionstamp });
-      const current = await this.#getMany(writes.map((w) => w.key as Deno.KvKey));
-      writes.forEach(({ key, value }, w) => {
-        const old = current[w];
-        op.check({ key: key as Deno.KvKey, versionstamp: old.versionstamp });
-        const count = value ? partCount(value) : 0;
-        for (let i = count; i < headerParts(old.value); i++) {
-          op.delete(partKey(key, i));
+  /** Writes pending commits, a group at a time, until none is left. */
+  async #flush(): Promise<void> {
+    this.#flushing = true;
+    try {
+      while (this.#pending.length > 0) {
+        const group = this.#takeGroup();
+        if (group.length === 1) {
+          await this.#commitAlone(group[0]);
+          continue;
         }
-        if (value === null) op.delete(key as Deno.KvKey);
-        else if (count === 0) op.set(key as Deno.KvKey, value);
-        else {
-          op.set(key as Deno.KvKey, { parts: count } satisfies Header);
-          for (let i = 0; i < count; i++) {
-            op.set(partKey(key, i), value.subarray(i * PART_BYTES, (i + 1) * PART_BYTES));
+        let ok: boolean;
+        try {
+          ok = await this.#attempt(group, true);
+        } catch {
+          ok = false; // each is tried alone below, and reports its own failure
+        }
+        if (ok) {
+          for (const p of group) p.resolve({ ok: true });
+        } else {
+          for (const p of group) for (const w of p.writes) this.#known.delete(keyId(w.key));
+          // Not awaited: the next group need not wait for these.
+          for (const p of group) {
+            const done = this.#commitAlone(p).finally(() => this.#alone.delete(done));
+            this.#alone.add(done);
           }
         }
-      });
-      if ((await retryLocked(() => op.commit())).ok) return { ok: true };
-      // Lost. If a check of the caller's fails now, that is the answer; else only ours lost.
-      const now = await this.#getMany(checks.map(([key]) => key as Deno.KvKey));
-      if (checks.some(([, versionstamp], i) => now[i].versionstamp !== versionstamp)) {
-        return { ok: false };
       }
-      if (attempt >= 100) throw new Error("could not commit: too many concurrent writers");
+    } finally {
+      this.#flushing = false;
     }
   }
 
-  close(): Promise<void> {
+  /**
+   * The next group from the queue: callers in arrival order while their keys
+   * are disjoint from the group's and the group stays within Deno KV's limits;
+   * a caller with a large value goes alone.
+   */
+  #takeGroup(): Pending[] {
+    const group: Pending[] = [];
+    const keys = new Set<string>();
+    let checks = 0;
+    let mutations = 0;
+    let bytes = 0;
+    const rest: Pending[] = [];
+    for (const p of this.#pending) {
+      const ids = [...p.checks.map(([k]) => keyId(k)), ...p.writes.map((w) => keyId(w.key))];
+      const size = p.writes.reduce((n, w) => n + (w.value?.length ?? 0), 0);
+      const large = p.writes.some((w) => w.value !== null && partCount(w.value) > 0);
+      const fits = group.length === 0 ||
+        (!large && !ids.some((id) => keys.has(id)) &&
+          checks + p.checks.length + p.writes.length <= MAX_CHECKS &&
+          mutations + p.writes.length <= MAX_MUTATIONS && bytes + size <= MAX_BATCH_BYTES &&
+          !group.some((g) => g.writes.some((w) => w.value !== null && partCount(w.value) > 0)));
+      if (!fits) {
+        rest.push(p);
+        continue;
+      }
+      group.push(p);
+      for (const id of ids) keys.add(id);
+      checks += p.checks.length + p.writes.length;
+      mutations += p.writes.length;
+      bytes += size;
+    }
+    this.#pending = rest;
+    return group;
+  }
+
+  /** One caller's commit, retried while only this store's own checks lose. */
+  async #commitAlone(p: Pending): Promise<void> {
+    try {
+      for (let attempt = 0;; attempt++) {
+        if (await this.#attempt([p], attempt === 0)) return p.resolve({ ok: true });
+        // Lost. If a check of the caller's fails now, that is the answer; else only ours lost.
+        const now = await this.#getMany(p.checks.map(([key]) => key as Deno.KvKey));
+        if (p.checks.some(([, versionstamp], i) => now[i].versionstamp !== versionstamp)) {
+          return p.resolve({ ok: false });
+        }
+        for (const w of p.writes) this.#known.delete(keyId(w.key));
+        if (attempt >= 100) throw new Error("could not commit: too many concurrent writers");
+      }
+    } catch (e) {
+      p.reject(e);
+    }
+  }
+
+  /**
+   * One Deno KV atomic operation for `group`: every caller's checks, a check
+   * of each written key's stored form (remembered when `useKnown`, else read
+   * now), the deletion of parts a written key no longer needs, and the writes.
+   */
+  async #attempt(group: Pending[], useKnown: boolean): Promise<boolean> {
+    const writes = group.flatMap((p) => p.writes);
+    const known: (Known | undefined)[] = writes.map((w) =>
+      useKnown ? this.#known.get(keyId(w.key)) : undefined
+    );
+    const unknown = writes.filter((_, i) => known[i] === undefined);
+    const read = await this.#getMany(unknown.map((w) => w.key as Deno.KvKey));
+    let r = 0;
+    const before = known.map((k) => {
+      if (k) return k;
+      const entry = read[r++];
+      return { versionstamp: entry.versionstamp, parts: headerParts(entry.value) };
+    });
+    const op = this.kv.atomic();
+    for (const p of group) {
+      for (const [key, versionstamp] of p.checks) {
+        op.check({ key: key as Deno.KvKey, versionstamp });
+      }
+    }
+    writes.forEach(({ key, value }, w) => {
+      const old = before[w];
+      op.check({ key: key as Deno.KvKey, versionstamp: old.versionstamp });
+      const count = value ? partCount(value) : 0;
+      for (let i = count; i < old.parts; i++) op.delete(partKey(key, i));
+      if (value === null) op.delete(key as Deno.KvKey);
+      else if (count === 0) op.set(key as Deno.KvKey, value);
+      else {
+        op.set(key as Deno.KvKey, { parts: count } satisfies Header);
+        for (let i = 0; i < count; i++) {
+          op.set(partKey(key, i), value.subarray(i * PART_BYTES, (i + 1) * PART_BYTES));
+        }
+      }
+    });
+    const result = await retryLocked(() => op.commit());
+    if (!result.ok) return false;
+    for (const { key, value } of writes) {
+      this.#remember(
+        key,
+        value === null
+          ? { versionstamp: null, parts: 0 }
+          : { versionstamp: result.versionstamp, parts: partCount(value) },
+      );
+    }
+    return true;
+  }
+
+  async close(): Promise<void> {
+    // Finish what was acknowledged or is being committed, then release the database.
+    while (this.#flushing || this.#pending.length > 0 || this.#alone.size > 0) {
+      await new Promise((r) => setTimeout(r, 0));
+    }
     this.kv.close();
-    return Promise.resolve();
   }
 }
 

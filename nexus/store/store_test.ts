@@ -5,9 +5,9 @@
  */
 
 import assert from "node:assert/strict";
-import { KvStore, openKvStore, openMemoryStore, PART_BYTES, PARTS } from "./kv.ts";
+import { KV_FILE, KvStore, openKvStore, openMemoryStore, PART_BYTES, PARTS } from "./kv.ts";
 import { openSqliteStore } from "./sqlite.ts";
-import { compareAndSet, type Store } from "./store.ts";
+import { compareAndSet, type Store, type StoreKey } from "./store.ts";
 import { openPostgresStore } from "./postgres.ts";
 import { parsePgConnInfo } from "./postgres_conninfo.ts";
 import { PgCluster, POSTGRES_BIN } from "../../tests/support/postgres.ts";
@@ -191,6 +191,92 @@ Deno.test("kv: large values leave no parts behind; small ones are stored as befo
     assert.equal(await parts(), 0);
   } finally {
     await store.close();
+  }
+});
+
+/** A Deno KV handle that counts the atomic operations committed through it. */
+function countingKv(kv: Deno.Kv): { kv: Deno.Kv; commits: () => number } {
+  let commits = 0;
+  const proxy = new Proxy(kv, {
+    get(target, prop) {
+      if (prop === "atomic") {
+        return () => {
+          const op = target.atomic();
+          const commit = op.commit.bind(op);
+          op.commit = () => (commits++, commit());
+          return op;
+        };
+      }
+      const value = Reflect.get(target, prop);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  return { kv: proxy, commits: () => commits };
+}
+
+Deno.test("kv: concurrent commits share atomic operations; a lost check fails only its own", async () => {
+  const counted = countingKv(await Deno.openKv(":memory:"));
+  const store = new KvStore(counted.kv);
+  try {
+    assert.ok((await store.atomic().set(["held"], bytes("0")).commit()).ok);
+    const held = (await store.get(["held"]))!;
+    let before = counted.commits();
+    const put = (i: number, check: [StoreKey, string | null]) =>
+      store.atomic().check(["k", i], null).check(...check).set(["k", i], bytes(String(i))).commit();
+    const all = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => put(i, [["free", i], null])),
+    );
+    assert.ok(all.every((r) => r.ok));
+    // Grouped: the first goes at once, the others in a few operations.
+    assert.ok(counted.commits() - before <= 5, `${counted.commits() - before} commits`);
+    // One caller in a group checks a stale versionstamp: it alone fails.
+    before = counted.commits();
+    const mixed = await Promise.all(
+      Array.from(
+        { length: 10 },
+        (_, i) => put(100 + i, i === 6 ? [["held"], "0".repeat(20)] : [["free", 100 + i], null]),
+      ),
+    );
+    assert.deepEqual(mixed.map((r) => r.ok), Array.from({ length: 10 }, (_, i) => i !== 6));
+    for (let i = 0; i < 10; i++) {
+      const entry = await store.get(["k", 100 + i]);
+      assert.equal(entry && text(entry.value), i === 6 ? null : String(100 + i));
+    }
+    assert.equal((await store.get(["held"]))!.versionstamp, held.versionstamp);
+    // Two callers checking one key in the same turn are never grouped: exactly one wins.
+    const both = await Promise.all(
+      [1, 2].map((n) =>
+        store.atomic().check(["held"], held.versionstamp).set(["held"], bytes(String(n))).commit()
+      ),
+    );
+    assert.deepEqual(both.map((r) => r.ok).sort(), [false, true]);
+  } finally {
+    await store.close();
+  }
+});
+
+Deno.test("kv: what a store remembers of a key is checked, so another process's large value leaves no parts", async () => {
+  const dir = await Deno.makeTempDir();
+  const raw = await Deno.openKv(`${dir}/${KV_FILE}`);
+  const a = await openKvStore(dir);
+  const b = await openKvStore(dir);
+  try {
+    const parts = async () => (await Array.fromAsync(raw.list({ prefix: [PARTS] }))).length;
+    assert.ok((await a.atomic().set(["k"], bytes("small")).commit()).ok); // a: k is whole
+    assert.ok((await b.atomic().set(["k"], pattern(PART_BYTES * 3, 4)).commit()).ok);
+    assert.equal(await parts(), 3);
+    assert.ok((await a.atomic().set(["k"], bytes("small again")).commit()).ok);
+    assert.equal(await parts(), 0);
+    assert.equal(text((await b.get(["k"]))!.value), "small again");
+    assert.ok((await b.atomic().set(["k"], pattern(PART_BYTES * 2, 5)).commit()).ok);
+    assert.ok((await a.atomic().delete(["k"]).commit()).ok); // a remembers k as small
+    assert.equal(await parts(), 0);
+    assert.equal(await b.get(["k"]), null);
+  } finally {
+    raw.close();
+    await a.close();
+    await b.close();
+    await Deno.remove(dir, { recursive: true });
   }
 });
 
