@@ -39,6 +39,8 @@ export interface NexusConfig {
   dataDir: string;
   /** How long a sqlite write waits for another process's lock. */
   busyTimeoutMs: number;
+  /** `SPIKE_NEXUS_DB_OPERATION_TIMEOUT`: the deadline of every store operation, any backend. */
+  storeTimeoutMs: number;
   /** The Keepers, in share-index order (empty for a backend without Keepers). */
   keepers: KeeperPeer[];
   shares: number;
@@ -159,6 +161,7 @@ export function loadNexusConfig(): NexusConfig {
     maxCiphertextBytes: envInt("SPIKE_NEXUS_CRYPTO_MAX_CIPHERTEXT_SIZE", 65536, { min: 64 }),
     maxSecretVersions: envInt("SPIKE_NEXUS_MAX_SECRET_VERSIONS", 10, { min: 1, max: 1000 }),
     busyTimeoutMs: envInt("SPIKE_NEXUS_DB_BUSY_TIMEOUT_MS", 5000, { min: 1 }),
+    storeTimeoutMs: envDuration("SPIKE_NEXUS_DB_OPERATION_TIMEOUT", 15_000, { min: 1 }),
     postgres: backend === "postgres" ? postgresFromEnv() : undefined,
     metrics: parseMetricsAddress(envString(METRICS_PORT_ENV, "")),
     auditFile: parseAuditFile(envString(AUDIT_FILE_ENV, "")),

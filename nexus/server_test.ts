@@ -62,6 +62,7 @@ const CONFIG: NexusConfig = {
   listen: { hostname: "127.0.0.1", port: 0 },
   listener: LISTENER_DEFAULTS,
   rateLimits: { readsPerSecond: 0, writesPerSecond: 0, exemptSuperuser: true },
+  storeTimeoutMs: 15_000,
   backend: "kv",
   profile: BACKENDS.kv,
   dataDir: "",

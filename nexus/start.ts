@@ -29,6 +29,8 @@ import { RestoreCollector } from "./state/restore.ts";
 import { RootKeyState } from "./state/rootkey.ts";
 import { Secrets } from "./state/secrets.ts";
 import { guardStoreFile } from "./store/file_guard.ts";
+import { StoreTimeoutError, withDeadline } from "./store/deadline.ts";
+import { Throttle } from "../lib/log/throttle.ts";
 import { openStore } from "./store/open.ts";
 
 /** Starts Nexus with a checked configuration; resolves once it listens. */
@@ -71,7 +73,21 @@ export async function startNexus(
     : config.profile.dataDir
     ? STORE_FILES.kv
     : undefined;
-  const guarded = file ? guardStoreFile(opened, join(config.dataDir, file)) : opened;
+  // A disk that stops answering must not hold requests forever (postgres has its own deadline).
+  const stalled = new Throttle<StoreTimeoutError>(
+    10_000,
+    (e, repeated) =>
+      log.error("store operation timed out; answering 503", {
+        operation: e.operation,
+        timeoutMs: e.timeoutMs,
+        hint: "the disk under the data folder is not answering",
+        ...(repeated ? { repeated } : {}),
+      }),
+  );
+  const bounded = file
+    ? withDeadline(opened, config.storeTimeoutMs, (e) => stalled.note(e))
+    : opened;
+  const guarded = file ? guardStoreFile(bounded, join(config.dataDir, file)) : bounded;
   const store = metrics ? instrumentStore(guarded, metrics) : guarded;
   const state = new RootKeyState(config.threshold, config.shares, store);
   scraped.state = state;

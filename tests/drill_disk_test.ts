@@ -104,3 +104,70 @@ for (const backend of ["kv", "sqlite"] as const) {
     },
   });
 }
+
+Deno.test({
+  name: "a disk that stops answering (fsfreeze): puts answer 503 within the deadline, then resume",
+  ignore: !isRoot,
+  fn: async () => {
+    const stack = await Stack.start({
+      backend: "kv",
+      bootstrap: false,
+      nexusEnv: { SPIKE_NEXUS_DB_OPERATION_TIMEOUT: "2s" },
+    });
+    const dir = stack.dataDir;
+    const image = join(stack.dir, "disk.ext4");
+    let mounted = false;
+    let frozen = false;
+    const pilot = { nexus: undefined as NexusClient | undefined, close: () => {} };
+    try {
+      // A real block file system: tmpfs cannot be frozen.
+      assert.equal((await run("truncate", ["-s", "32M", image])).code, 0);
+      const mkfs = await run("mkfs.ext4", ["-q", image]);
+      assert.equal(mkfs.code, 0, mkfs.stderr);
+      await Deno.mkdir(dir, { recursive: true });
+      const mount = await run("mount", ["-o", "loop", image, dir]);
+      assert.equal(mount.code, 0, mount.stderr);
+      mounted = true;
+      await Deno.chmod(dir, 0o700);
+      for (let i = 0; i < stack.options.keepers; i++) await stack.startKeeper(i);
+      const nexus = await stack.startNexus();
+      assert.equal((await stack.runBootstrap()).code, 0);
+      Object.assign(pilot, await nexusAs(stack, "pilot"));
+      const client = pilot.nexus!;
+      await client.putSecret("disk/before", { v: "1" });
+
+      assert.equal((await run("fsfreeze", ["-f", dir])).code, 0);
+      frozen = true;
+      const started = performance.now();
+      await assert.rejects(client.putSecret("disk/frozen", { v: "2" }), (e: unknown) => {
+        assert.ok(e instanceof ApiResponseError, String(e));
+        assert.equal(e.status, 503);
+        return true;
+      });
+      const answeredMs = performance.now() - started;
+      assert.ok(answeredMs < 10_000, `answered after ${answeredMs} ms`);
+      await nexus.waitFor(/store operation timed out; answering 503/);
+
+      assert.equal((await run("fsfreeze", ["-u", dir])).code, 0);
+      frozen = false;
+      // The disk answers again: the next put goes through (the frozen one may have, too).
+      let resumed = false;
+      for (let i = 0; i < 100 && !resumed; i++) {
+        resumed = await client.putSecret("disk/thawed", { v: "3" }).then(() => true, () => false);
+        if (!resumed) await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.ok(resumed, "puts did not resume after the thaw");
+      assert.deepEqual(await client.getSecret("disk/before"), { v: "1" });
+      console.log(
+        `drill disk (frozen): a put answered 503 after ${Math.round(answeredMs)} ms ` +
+          "(deadline 2 s); puts resumed after the thaw",
+      );
+    } finally {
+      // Thawed before anything else: a process stuck on a frozen disk cannot even exit.
+      if (frozen) await run("fsfreeze", ["-u", dir]);
+      pilot.close();
+      await stack.stop();
+      if (mounted) await run("umount", ["-l", dir]);
+    }
+  },
+});
