@@ -9,25 +9,11 @@
  */
 
 import assert from "node:assert/strict";
-import { ApiResponseError } from "../lib/client/errors.ts";
-import type { NexusClient } from "../lib/client/nexus.ts";
-import { nexusAs } from "./support/clients.ts";
+import { nexusAs, untilServed } from "./support/clients.ts";
 import { Stack } from "./support/stack.ts";
 
 const WRITERS = 16;
 const SHARED = 4;
-
-async function readable(nexus: NexusClient, path: string): Promise<void> {
-  for (;;) {
-    try {
-      await nexus.getSecret(path);
-      return;
-    } catch (e) {
-      if (!(e instanceof ApiResponseError && e.status === 503)) throw e;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
 
 for (const backend of ["kv", "sqlite"] as const) {
   Deno.test(`kill -9 of Nexus (${backend}) under 16 writers: no acknowledged write lost`, async () => {
@@ -63,7 +49,8 @@ for (const backend of ["kv", "sqlite"] as const) {
       await stack.stopNexus("SIGKILL");
       const started = performance.now();
       await stack.startNexus();
-      await readable(pilot.nexus, [...own.keys()][0]);
+      const first = [...own.keys()][0];
+      await untilServed(() => pilot.nexus.getSecret(first), 60_000, "Nexus back after kill -9");
       const recoveryMs = performance.now() - started;
       await new Promise((r) => setTimeout(r, 1000)); // writes after the restart too
       stop = true;

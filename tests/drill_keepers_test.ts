@@ -11,9 +11,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { permissionFlags } from "../launch/flags.ts";
 import { ApiResponseError } from "../lib/client/errors.ts";
-import type { NexusClient } from "../lib/client/nexus.ts";
-import { nexusAs } from "./support/clients.ts";
-import { within } from "./support/programs.ts";
+import { nexusAs, untilServed } from "./support/clients.ts";
 import { type Proc, Proc as ProcClass, Stack } from "./support/stack.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -41,27 +39,6 @@ async function hostileKeeper(stack: Stack, i: number, mode: string): Promise<Pro
   return proc;
 }
 
-/** Reads `path` until Nexus serves it; returns how long that took. */
-async function readableWithin(nexus: NexusClient, path: string, ms: number): Promise<number> {
-  const started = performance.now();
-  await within(
-    (async () => {
-      for (;;) {
-        try {
-          await nexus.getSecret(path);
-          return;
-        } catch (e) {
-          if (!(e instanceof ApiResponseError && e.status === 503)) throw e;
-          await new Promise((r) => setTimeout(r, 100));
-        }
-      }
-    })(),
-    ms,
-    `${path} readable`,
-  );
-  return performance.now() - started;
-}
-
 function rssKiB(pid: number): number {
   const status = Deno.readTextFileSync(`/proc/${pid}/status`);
   return Number(/VmRSS:\s+(\d+)/.exec(status)![1]);
@@ -82,7 +59,11 @@ Deno.test("hostile Keepers: Nexus recovers from the honest two, names the bad on
         await stack.stopNexus("SIGKILL");
         const nexus = await stack.startNexus();
         const rssBefore = rssKiB(nexus.pid);
-        const tookMs = await readableWithin(pilot.nexus, "drill/keepers", 30_000);
+        const { tookMs } = await untilServed(
+          () => pilot.nexus.getSecret("drill/keepers"),
+          30_000,
+          "drill/keepers readable",
+        );
         figures.push(`${mode} ${Math.round(tookMs)} ms`);
         await nexus.waitFor(/root key recovered from keepers/);
         if (mode === "silent") {

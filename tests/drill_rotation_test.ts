@@ -9,9 +9,7 @@
 import assert from "node:assert/strict";
 import net from "node:net";
 import tls from "node:tls";
-import { ApiResponseError } from "../lib/client/errors.ts";
-import { nexusAs } from "./support/clients.ts";
-import { within } from "./support/programs.ts";
+import { nexusAs, untilServed } from "./support/clients.ts";
 import { Stack } from "./support/stack.ts";
 
 /** The SHA-256 fingerprint of the certificate Nexus presents to a new connection. */
@@ -63,17 +61,8 @@ Deno.test("SVIDs rotating every 2 s under load: no failed read, new certificates
     await stack.stopNexus("SIGKILL");
     const started = performance.now();
     await stack.startNexus();
-    await within(
-      (async () => {
-        for (;;) {
-          try {
-            return await pilot.nexus.getSecret("drill/rotation");
-          } catch (e) {
-            if (!(e instanceof ApiResponseError && e.status === 503)) throw e;
-            await new Promise((r) => setTimeout(r, 100));
-          }
-        }
-      })(),
+    await untilServed(
+      () => pilot.nexus.getSecret("drill/rotation"),
       30_000,
       "Nexus back after the rotations",
     );

@@ -4,7 +4,9 @@
  * @module
  */
 
+import { ApiResponseError } from "../../lib/client/errors.ts";
 import { KeeperClient } from "../../lib/client/keeper.ts";
+import { within } from "../../lib/std/async.ts";
 import { NexusClient } from "../../lib/client/nexus.ts";
 import { RoleSet } from "../../lib/identity/roles.ts";
 import { createX509Source } from "../../lib/spiffe/workloadapi/x509source.ts";
@@ -52,4 +54,31 @@ export async function keeperAs(
 ): Promise<{ keepers: KeeperClient; close(): void }> {
   const { agent, close } = await agentAs(stack, identity, "keeper");
   return { keepers: new KeeperClient(agent, 5_000), close };
+}
+
+/**
+ * Calls `call` until Nexus stops answering 503 (not ready yet) and returns its result and
+ * how long that took; any other failure, or `ms` passing, is thrown.
+ */
+export async function untilServed<T>(
+  call: () => Promise<T>,
+  ms: number,
+  what: string,
+): Promise<{ value: T; tookMs: number }> {
+  const started = performance.now();
+  const value = await within(
+    (async () => {
+      for (;;) {
+        try {
+          return await call();
+        } catch (e) {
+          if (!(e instanceof ApiResponseError && e.status === 503)) throw e;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+    })(),
+    ms,
+    what,
+  );
+  return { value, tookMs: performance.now() - started };
 }

@@ -13,7 +13,7 @@ import type { Completion } from "../../lib/http/dispatch.ts";
 import { VERSION } from "../../lib/program/version.ts";
 import type { KeyStatus } from "../state/rootkey.ts";
 import type { KeeperProbe } from "../state/keeper_probe.ts";
-import type { Store, StoreTransaction } from "../store/store.ts";
+import { type Store, wrapStore } from "../store/store.ts";
 import { Counter, Gauge, Histogram, LATENCY_BUCKETS, Registry } from "./registry.ts";
 
 /** What the scrape-time gauges read. */
@@ -158,25 +158,9 @@ export function instrumentStore(store: Store, metrics: NexusMetrics): Store {
       metrics.storeDuration.observe([operation], (performance.now() - started) / 1000);
     }
   };
-  const wrapped: Partial<Store> = {
+  return wrapStore(store, {
     get: (key) => timed("get", () => store.get(key)),
     list: (prefix, options) => timed("list", () => store.list(prefix, options)),
-    atomic: () => {
-      const inner = store.atomic();
-      const tx: StoreTransaction = {
-        check: (key, versionstamp) => (inner.check(key, versionstamp), tx),
-        set: (key, value) => (inner.set(key, value), tx),
-        delete: (key) => (inner.delete(key), tx),
-        commit: () => timed("commit", () => inner.commit()),
-      };
-      return tx;
-    },
-  };
-  return new Proxy(store, {
-    get(target, prop) {
-      if (Object.hasOwn(wrapped, prop)) return wrapped[prop as keyof Store];
-      const value = Reflect.get(target, prop, target);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
+    commit: (inner) => timed("commit", () => inner.commit()),
   });
 }

@@ -12,7 +12,7 @@
  */
 
 import { ApiError } from "../../lib/api/errors.ts";
-import type { Store, StoreTransaction } from "./store.ts";
+import { type Store, wrapStore } from "./store.ts";
 
 /** A store operation that did not finish within its deadline: answered 503. */
 export class StoreTimeoutError extends ApiError {
@@ -43,26 +43,9 @@ export function withDeadline(
     work.catch(() => {}); // a late failure of an operation already answered is not news
     return Promise.race([work, late]).finally(() => clearTimeout(timer));
   };
-  const atomic = (): StoreTransaction => {
-    const inner = store.atomic();
-    const tx: StoreTransaction = {
-      check: (key, versionstamp) => (inner.check(key, versionstamp), tx),
-      set: (key, value) => (inner.set(key, value), tx),
-      delete: (key) => (inner.delete(key), tx),
-      commit: () => within("commit", inner.commit()),
-    };
-    return tx;
-  };
-  const wrapped: Partial<Store> = {
+  return wrapStore(store, {
     get: (key) => within("get", store.get(key)),
     list: (prefix, options) => within("list", store.list(prefix, options)),
-    atomic,
-  };
-  return new Proxy(store, {
-    get(target, property, receiver) {
-      if (property in wrapped) return wrapped[property as keyof Store];
-      const value = Reflect.get(target, property, receiver);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
+    commit: (inner) => within("commit", inner.commit()),
   });
 }

@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { Store, StoreTransaction } from "./store.ts";
+import { type Store, wrapStore } from "./store.ts";
 
 /** The identity of a file: device and inode. */
 function identity(path: string): string | undefined {
@@ -41,26 +41,12 @@ export function guardStoreFile(store: Store, path: string): Store {
   const check = () => {
     if (identity(path) !== opened) throw new StoreFileGoneError(path);
   };
-  const atomic = (): StoreTransaction => {
-    const inner = store.atomic();
-    const tx: StoreTransaction = {
-      check: (key, versionstamp) => (inner.check(key, versionstamp), tx),
-      set: (key, value) => (inner.set(key, value), tx),
-      delete: (key) => (inner.delete(key), tx),
-      commit: async () => {
-        check(); // before too: a write known to be lost is not even tried
-        const result = await inner.commit();
-        check();
-        return result;
-      },
-    };
-    return tx;
-  };
-  return new Proxy(store, {
-    get(target, property, receiver) {
-      if (property === "atomic") return atomic;
-      const value = Reflect.get(target, property, receiver);
-      return typeof value === "function" ? value.bind(target) : value;
+  return wrapStore(store, {
+    commit: async (inner) => {
+      check(); // before too: a write known to be lost is not even tried
+      const result = await inner.commit();
+      check();
+      return result;
     },
   });
 }

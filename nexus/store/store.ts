@@ -83,3 +83,40 @@ export async function compareAndSet<T>(
     `could not write ${options.what ?? "a record"}: too many concurrent writers`,
   );
 }
+
+/**
+ * `store` with some of its operations replaced, for layers that watch or bound a store
+ * (metrics, deadlines, the file guard). A replaced `commit` gets the transaction as
+ * recorded so far and commits it itself. Everything else is the store's own, so a
+ * backend's additions keep working.
+ */
+export function wrapStore(
+  store: Store,
+  overrides: {
+    get?: Store["get"];
+    list?: Store["list"];
+    commit?: (inner: StoreTransaction) => Promise<{ ok: boolean }>;
+  },
+): Store {
+  const { commit, ...reads } = overrides;
+  const wrapped: Partial<Store> = { ...reads };
+  if (commit) {
+    wrapped.atomic = () => {
+      const inner = store.atomic();
+      const tx: StoreTransaction = {
+        check: (key, versionstamp) => (inner.check(key, versionstamp), tx),
+        set: (key, value) => (inner.set(key, value), tx),
+        delete: (key) => (inner.delete(key), tx),
+        commit: () => commit(inner),
+      };
+      return tx;
+    };
+  }
+  return new Proxy(store, {
+    get(target, property) {
+      if (Object.hasOwn(wrapped, property)) return wrapped[property as keyof Store];
+      const value = Reflect.get(target, property, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
