@@ -10,9 +10,8 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ApiResponseError } from "../lib/client/errors.ts";
 import type { NexusClient } from "../lib/client/nexus.ts";
-import { nexusAs } from "./support/clients.ts";
+import { nexusAs, untilServed } from "./support/clients.ts";
 import { within } from "./support/programs.ts";
 import { PgCluster, POSTGRES_BIN } from "./support/postgres.ts";
 import { Stack } from "./support/stack.ts";
@@ -56,18 +55,6 @@ async function snapshot(nexus: NexusClient) {
   return { secrets, policies };
 }
 
-async function untilServed<T>(op: () => Promise<T>, ms = 60_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  while (true) {
-    try {
-      return await op();
-    } catch (e) {
-      if (!(e instanceof ApiResponseError && e.status === 503) || Date.now() > deadline) throw e;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-}
-
 Deno.test("nexus migrate: a kv or sqlite store into PostgreSQL, served under the same root key", {
   ignore: !POSTGRES_BIN,
 }, async (t) => {
@@ -80,7 +67,7 @@ Deno.test("nexus migrate: a kv or sqlite store into PostgreSQL, served under the
         try {
           const { nexus: before, close } = await nexusAs(stack, "pilot");
           closers.push(close);
-          await untilServed(() => before.listSecrets());
+          await untilServed(() => before.listSecrets(), 60_000);
           for (const pass of ["p1", "p2", "p3"]) await before.putSecret("app/db", { pass });
           await before.deleteSecret("app/db", [2]);
           // Larger than one Deno KV value: the kv backend stores it in parts.
@@ -141,7 +128,7 @@ Deno.test("nexus migrate: a kv or sqlite store into PostgreSQL, served under the
           const nexus = await stack.startNexus({ SPIKE_NEXUS_BACKEND_STORE: "postgres", ...pgEnv });
           const { nexus: after, close: closeAfter } = await nexusAs(stack, "pilot");
           closers.push(closeAfter);
-          await untilServed(() => after.listSecrets());
+          await untilServed(() => after.listSecrets(), 60_000);
           assert.match(nexus.stderr(), /"backend":"postgres"/);
           assert.match(nexus.stderr(), /root key recovered from keepers/);
           assert.deepEqual(await snapshot(after), expected);

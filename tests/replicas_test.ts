@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { ApiResponseError } from "../lib/client/errors.ts";
 import { NexusClient } from "../lib/client/nexus.ts";
 import { shareAt } from "../lib/crypto/shamir.ts";
-import { agentAs, keeperAs } from "./support/clients.ts";
+import { agentAs, keeperAs, untilServed } from "./support/clients.ts";
 import { PgCluster, POSTGRES_BIN } from "./support/postgres.ts";
 import { type Identity, type Proc, Stack } from "./support/stack.ts";
 
@@ -24,19 +24,6 @@ async function alive(proc: Proc): Promise<boolean> {
     proc.status.then(() => false),
     new Promise<boolean>((r) => setTimeout(() => r(true), 50)),
   ]);
-}
-
-/** Calls `op` until Nexus stops answering 503 (it has its key), within `ms`. */
-async function untilServed<T>(op: () => Promise<T>, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  while (true) {
-    try {
-      return await op();
-    } catch (e) {
-      if (!(e instanceof ApiResponseError && e.status === 503) || Date.now() > deadline) throw e;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
 }
 
 Deno.test("three Nexus replicas on one PostgreSQL serve as one", {

@@ -57,16 +57,15 @@ export async function keeperAs(
 }
 
 /**
- * Calls `call` until Nexus stops answering 503 (not ready yet) and returns its result and
- * how long that took; any other failure, or `ms` passing, is thrown.
+ * Calls `call` until Nexus stops answering 503 (not ready yet) and returns its result;
+ * any other failure, or `ms` passing, is thrown.
  */
-export async function untilServed<T>(
+export function untilServed<T>(
   call: () => Promise<T>,
-  ms: number,
-  what: string,
-): Promise<{ value: T; tookMs: number }> {
-  const started = performance.now();
-  const value = await within(
+  ms = 30_000,
+  what = "Nexus serving",
+): Promise<T> {
+  return within(
     (async () => {
       for (;;) {
         try {
@@ -80,5 +79,4 @@ export async function untilServed<T>(
     ms,
     what,
   );
-  return { value, tookMs: performance.now() - started };
 }
