@@ -33,6 +33,8 @@ export interface KeeperLinkOptions {
 export class KeeperLink {
   readonly #o: KeeperLinkOptions;
   readonly #collected = new Map<number, Uint8Array>();
+  /** Keepers named for a wrong share in the current round. */
+  readonly #named = new Set<number>();
   #stopped = false;
   #wake: (() => void) | undefined;
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -88,6 +90,7 @@ export class KeeperLink {
     const { keepers, client, log, state } = this.#o;
     // Unknown while the store does not answer: then shares wait for the round's end.
     const early = await state.initialized().catch(() => false);
+    this.#named.clear();
     let attempts = Promise.resolve();
     const attempt = () => {
       attempts = attempts.then(async () => {
@@ -120,6 +123,8 @@ export class KeeperLink {
         return;
       }
       if (state.status === "ready") {
+        // Came after the fastest Keepers gave the key: still checked, so a liar is named.
+        if (!(await state.isShareOfKey(share))) this.#wrongShare(keeper.index);
         share.fill(0);
         return;
       }
@@ -128,7 +133,13 @@ export class KeeperLink {
       if (early) attempt();
     }));
     await attempts;
-    if (state.status === "ready") return;
+    if (state.status === "ready") {
+      // Shares that came while the key was being put together are checked too.
+      for (const [index, share] of this.#collected) {
+        if (!(await state.isShareOfKey(share))) this.#wrongShare(index);
+      }
+      return;
+    }
     if (this.#collected.size < state.threshold) {
       log.info("waiting for shares", {
         have: this.#collected.size,
@@ -150,6 +161,15 @@ export class KeeperLink {
     this.#report(result);
   }
 
+  /** Names a Keeper whose share is not of the key in use, once per round. */
+  #wrongShare(index: number): void {
+    if (this.#named.has(index)) return;
+    this.#named.add(index);
+    this.#o.log.error("keeper returned a share that does not belong to the root key", {
+      keeper: this.#keeper(index),
+    });
+  }
+
   #report(result: AdoptResult): void {
     const { log } = this.#o;
     switch (result.outcome) {
@@ -157,11 +177,7 @@ export class KeeperLink {
         log.notice("root key recovered from keepers", {
           keepers: [...this.#collected.keys()].map((i) => this.#keeper(i)).join(","),
         });
-        for (const index of result.wrongShares) {
-          log.error("keeper returned a share that does not belong to the root key", {
-            keeper: this.#keeper(index),
-          });
-        }
+        for (const index of result.wrongShares) this.#wrongShare(index);
         return;
       case "pending":
         log.notice("first root key assembled from keepers; waiting for Bootstrap to verify it");

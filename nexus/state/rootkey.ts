@@ -229,6 +229,12 @@ export class RootKeyState {
     return (await this.#readKeyCheck())!;
   }
 
+  /** True when `share` is, at its index, a share of the key in use (false without a ready key). */
+  async isShareOfKey(share: Uint8Array): Promise<boolean> {
+    if (this.#status !== "ready") return false;
+    return equalBytes(await shareAt(this.#points, shareIndex(share)), share);
+  }
+
   /** Every Keeper's share (x = 1..n), derived afresh; the caller zeroes them after use. */
   async shares(): Promise<Uint8Array[]> {
     if (this.#status !== "ready") throw new Error("the root key is not known");
