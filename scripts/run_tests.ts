@@ -40,7 +40,10 @@ async function testFiles(paths: string[]): Promise<string[]> {
       continue;
     }
     for await (const file of walk(path, SKIP)) {
-      if (TEST_FILE.test(file.split("/").at(-1)!)) files.push(file);
+      // Never this runner itself: run as a test, it would start every test again.
+      if (TEST_FILE.test(file.split("/").at(-1)!) && file !== import.meta.filename) {
+        files.push(file);
+      }
     }
   }
   return files.sort();
