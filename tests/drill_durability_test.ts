@@ -1,7 +1,7 @@
 /**
  * Fault drill: kill -9 of Nexus under sustained concurrent writes, on each
- * single-node persistent backend (the PostgreSQL replicas have theirs in
- * replicas_test.ts). Sixteen writers put to shared and to their own paths;
+ * persistent backend (kv, sqlite, and postgres on a throwaway cluster; the
+ * PostgreSQL replicas have their own in replicas_test.ts). Sixteen writers put to shared and to their own paths;
  * Nexus is killed mid-load and started again (it gets its root key back from
  * the Keepers by itself). Every acknowledged write must be readable with its
  * value, and every shared path must hold at least as many versions as writes
@@ -10,16 +10,30 @@
 
 import assert from "node:assert/strict";
 import { nexusAs, untilServed } from "./support/clients.ts";
+import { PgCluster, POSTGRES_BIN } from "./support/postgres.ts";
 import { Stack } from "./support/stack.ts";
 
 const WRITERS = 16;
 const SHARED = 4;
 
-for (const backend of ["kv", "sqlite"] as const) {
-  Deno.test(`kill -9 of Nexus (${backend}) under 16 writers: no acknowledged write lost`, async () => {
+for (const backend of ["kv", "sqlite", "postgres"] as const) {
+  Deno.test({
+    name: `kill -9 of Nexus (${backend}) under 16 writers: no acknowledged write lost`,
+    ignore: backend === "postgres" && !POSTGRES_BIN,
+  }, async () => {
+    const pg = backend === "postgres" ? await PgCluster.start() : undefined;
     const stack = await Stack.start({
       backend,
       nexusEnv: { SPIKE_NEXUS_MAX_SECRET_VERSIONS: "1000" },
+      ...(pg
+        ? {
+          postgres: {
+            hostPort: pg.hostPort,
+            url: await pg.createDatabase("nexus"),
+            password: pg.password,
+          },
+        }
+        : {}),
     });
     const pilot = await nexusAs(stack, "pilot");
     try {
@@ -78,6 +92,7 @@ for (const backend of ["kv", "sqlite"] as const) {
     } finally {
       pilot.close();
       await stack.stop();
+      await pg?.close();
     }
   });
 }
