@@ -111,7 +111,9 @@ const CASES: Hostile[] = [
       const r = new TextDecoder().decode(post('{"path":"hostile/long","values":{"k":"v"}}'));
       return encoder.encode(r.replace(/content-length: \d+/, "content-length: 10"));
     },
-    status: /^HTTP\/1\.1 400 /,
+    // The rest of the body is a malformed second request: if the parser meets it before the
+    // first answer is written, the connection is closed unanswered. Nothing is stored either way.
+    status: /^HTTP\/1\.1 400 |^$/,
   },
   {
     name: "100k one-byte chunks",

@@ -6,6 +6,7 @@
  */
 
 import { join } from "node:path";
+import { CANCEL_SETTLE_MS } from "../../lib/spiffe/workloadapi/settle.ts";
 import { GRPC_ENV, run } from "./process.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
@@ -155,6 +156,10 @@ export async function startAgent(options: TestAgentOptions): Promise<TestAgent> 
     stderr: () => stderrText,
     kill: (signal) => child.kill(signal),
     async stop() {
+      // In-process clients close their connections CANCEL_SETTLE_MS after a cancel; the
+      // agent's GOAWAY reaching such a connection first aborts that process (the same nghttp2
+      // fault, on the client side), so they are given that time.
+      await new Promise((r) => setTimeout(r, CANCEL_SETTLE_MS + 50));
       stopping = true;
       try {
         child.kill("SIGTERM");

@@ -8,6 +8,7 @@
  */
 
 import * as grpc from "@grpc/grpc-js";
+import { CANCEL_SETTLE_MS } from "./settle.ts";
 import { X509Bundle, X509BundleSet } from "../bundle.ts";
 import { parseSpiffeId, parseTrustDomain } from "../id.ts";
 import { splitConcatenatedDer } from "../pem.ts";
@@ -76,16 +77,6 @@ const ServiceClient = grpc.makeGenericClientConstructor(workloadApiService, "Spi
  * stopped then would never see another SVID. Our own cancel ends the watch by its signal.
  */
 const FATAL_CODES = new Set([grpc.status.INVALID_ARGUMENT]);
-
-/**
- * How long {@link WorkloadApiClient.close} holds the connection's GOAWAY back after a
- * stream was cancelled. A RST_STREAM and a GOAWAY that reach a Deno `node:http2`
- * server in one read abort that whole process (an nghttp2 assertion in
- * `find_stream_on_goaway_func`; the dev agent is such a server): measured, an agent
- * died within ~2,500 fetch-and-close cycles at 16 at once, and survived 10,000 with
- * the GOAWAY sent 100 ms after the cancel. SPIRE (Go) is not affected.
- */
-const CANCEL_SETTLE_MS = 100;
 
 function describeStatus(error: grpc.ServiceError, endpoint: WorkloadEndpoint): WorkloadApiError {
   const name = grpc.status[error.code] ?? String(error.code);
