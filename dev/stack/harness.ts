@@ -32,12 +32,26 @@ export const STACK_IDENTITIES = {
 /** A socket name of the stack's agent. */
 export type Identity = keyof typeof STACK_IDENTITIES;
 
+/**
+ * Ports handed out below Linux's ephemeral range (32768–60999 by default): a port the kernel
+ * chose for `port: 0` and that was then released is also what it gives the next outgoing
+ * connection, and with test files running side by side (the listener drill alone opens a
+ * thousand) a program then found its port taken.
+ */
+const PORT_RANGE = { from: 20_000, to: 32_767 } as const;
+
 /** A free loopback port (bound and released; fine for tests on one machine). */
 export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = PORT_RANGE.from + Math.floor(Math.random() * (PORT_RANGE.to - PORT_RANGE.from));
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+      return port;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AddrInUse)) throw e;
+    }
+  }
+  throw new Error(`no free port between ${PORT_RANGE.from} and ${PORT_RANGE.to}`);
 }
 
 /** A running program, its stdout and stderr collected (and copied to `tee`, e.g. a log file). */
