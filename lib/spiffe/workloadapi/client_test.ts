@@ -4,6 +4,7 @@
  * follow rotation, skip unusable messages, reconnect, and stop on INVALID_ARGUMENT or abort.
  */
 
+import { CANCEL_SETTLE_MS } from "./settle.ts";
 import assert from "node:assert/strict";
 import * as grpc from "@grpc/grpc-js";
 import { pemToDer } from "../pem.ts";
@@ -211,6 +212,9 @@ Deno.test("WorkloadApiClient over a unix socket", async (t) => {
     });
   } finally {
     client.close();
+    // The close goes out CANCEL_SETTLE_MS after the last cancel; shutting the server (and then
+    // the test process) down under it crashed Deno's HTTP/2 (SIGSEGV, seen in CI).
+    await new Promise((r) => setTimeout(r, CANCEL_SETTLE_MS + 50));
     server.forceShutdown();
     await Deno.remove(dir, { recursive: true });
     await fx.pki.cleanup();
