@@ -229,6 +229,8 @@ function spike(b: Builder): void {
   }
   for (const file of optionValues(own, "file", "f")) if (file) b.reach.reads.push(b.path(file));
   for (const file of optionValues(own, "out", "o")) if (file) b.reach.writes.push(b.path(file));
+  // `spike operator backup --output FILE` (also -o, above).
+  for (const file of optionValues(own, "output")) if (file) b.reach.writes.push(b.path(file));
 }
 
 function agent(b: Builder): void {

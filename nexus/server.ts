@@ -21,6 +21,7 @@ import { createMtlsServer, type MtlsServer } from "../lib/tls/server.ts";
 import { nexusGuard } from "./auth/guard.ts";
 import type { BackendProfile } from "./config.ts";
 import type { NexusContext } from "./context.ts";
+import { backupHandlers } from "./routes/backup.ts";
 import { bootstrapHandlers } from "./routes/bootstrap.ts";
 import { cipherHandlers } from "./routes/cipher.ts";
 import { operatorHandlers } from "./routes/operator.ts";
@@ -41,6 +42,7 @@ export function nexusHandlers(ctx: NexusContext): Record<NexusRouteName, NexusRo
     ...policyHandlers(ctx),
     ...cipherHandlers(ctx),
     ...statusHandlers(ctx),
+    ...backupHandlers(ctx),
   };
 }
 

@@ -32,6 +32,9 @@ const SAMPLE_BODIES: Record<NexusRouteName, unknown> = {
   "secret.delete": { path: "app/db", versions: [] },
   "secret.undelete": { path: "app/db", versions: [1] },
   "secret.list": {},
+  "secret.destroy": { path: "app/db", versions: [] },
+  "backup.take": {},
+  "backup.restore": {},
   "secret.metadata": { path: "app/db" },
   "policy.put": {
     name: "p",

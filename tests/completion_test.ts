@@ -58,7 +58,7 @@ Deno.test("bash: the script registers, and completes commands, flags and formats
   assert.deepEqual(await bashComplete(file, "spike s"), ["secret", "status"]);
   assert.deepEqual(
     await bashComplete(file, "spike secret "),
-    ["put", "patch", "get", "list", "delete", "undelete", "metadata", "export"],
+    ["put", "patch", "get", "list", "delete", "undelete", "destroy", "purge", "metadata", "export"],
   );
   assert.deepEqual(await bashComplete(file, "spike secret metadata "), ["get"]);
   assert.deepEqual(await bashComplete(file, "spike secret get --"), [

@@ -55,6 +55,8 @@ export interface RouteSpec<Name extends string = string> {
   readonly needsKey: KeyNeed;
   /** Changes nothing, so a client may send it again after a failure. */
   readonly retrySafe: boolean;
+  /** A larger request body than the server's default limit (the backup restore). */
+  readonly maxBodyBytes?: number;
 }
 
 interface RouteFacts {
@@ -63,6 +65,7 @@ interface RouteFacts {
   lite?: boolean;
   needsKey?: KeyNeed;
   retrySafe?: boolean;
+  maxBodyBytes?: number;
 }
 
 function route<Name extends string>(
@@ -80,8 +83,36 @@ function route<Name extends string>(
     lite: facts.lite ?? false,
     needsKey: facts.needsKey ?? "ready",
     retrySafe: facts.retrySafe ?? false,
+    ...(facts.maxBodyBytes ? { maxBodyBytes: facts.maxBodyBytes } : {}),
   };
 }
+
+// Issue 15, data lifecycle: destroy and backup (their own block, for merging).
+
+/** Not upstream: the backup routes (`nexus/routes/backup.ts`, `lib/api/backup.ts`). */
+export const BackupPath = {
+  /** `""`: take a backup (answers the file); `restore`: load one (the file is the body). */
+  backup: "/v1/operator/backup",
+} as const;
+
+/** The largest backup a restore takes, and a backup answer a client reads: 512 MiB. */
+export const BACKUP_MAX_BYTES = 512 * 1024 * 1024;
+
+/**
+ * `secret.destroy` (upstream #257 asks for it as `purge`): versions, or the
+ * whole path, removed from storage; `backup.take` and `backup.restore`: the
+ * superuser's consistent, still-sealed snapshot of the store, and loading one
+ * into a Nexus that holds the same root key (pending or ready).
+ */
+const LIFECYCLE_ROUTES = [
+  route("secret.destroy", NexusPath.secrets, "destroy"),
+  route("backup.take", BackupPath.backup, "", { retrySafe: true }),
+  route("backup.restore", BackupPath.backup, "restore", {
+    errorShape: { records: 0 },
+    needsKey: "pending",
+    maxBodyBytes: BACKUP_MAX_BYTES,
+  }),
+] as const;
 
 /** Nexus routes. */
 export const NEXUS_ROUTES = [
@@ -164,6 +195,7 @@ export const NEXUS_ROUTES = [
     needsKey: "none",
     retrySafe: true,
   }),
+  ...LIFECYCLE_ROUTES,
 ] as const;
 
 /** A Nexus route name. */

@@ -15,7 +15,12 @@ import type { DecryptResponse, EncryptResponse } from "../api/cipher.ts";
 import { CIPHER_VERSION, STREAM_CONTENT_TYPE } from "../api/cipher.ts";
 import { byteArrayField, fromBase64, type JsonObject, toBase64 } from "../api/json.ts";
 import type { PolicyListResponse, PolicyResponse } from "../api/policies.ts";
-import { nexusRoute, type NexusRouteName, routeTarget } from "../api/routes.ts";
+import { BACKUP_MAX_BYTES, nexusRoute, type NexusRouteName, routeTarget } from "../api/routes.ts";
+import {
+  BACKUP_CONTENT_TYPE,
+  RESTORE_FORCE_HEADER,
+  type RestoreBackupResponse,
+} from "../api/backup.ts";
 import type {
   BootstrapStateResponse,
   RecoverResponse,
@@ -78,7 +83,12 @@ export class NexusClient {
   }
 
   /** Sends one request, moving on to the next replica as {@link mayFailOver} allows. */
-  async #send(route: NexusRouteName, payload: Uint8Array, headers: Record<string, string>) {
+  async #send(
+    route: NexusRouteName,
+    payload: Uint8Array,
+    headers: Record<string, string>,
+    maxResponseBytes?: number,
+  ) {
     const spec = nexusRoute(route);
     const round = async () => {
       let last: unknown;
@@ -89,6 +99,7 @@ export class NexusClient {
             timeoutMs: this.#timeoutMs,
             headers,
             idempotent: spec.retrySafe,
+            maxResponseBytes,
           });
           if (res.status !== 200) throw new ApiResponseError(res.status, url);
           this.#preferred = i;
@@ -137,6 +148,37 @@ export class NexusClient {
   /** Clears the deletion of versions (none: the current one, or the latest if all are deleted). */
   async undeleteSecret(path: string, versions: number[] = []): Promise<void> {
     await this.call("secret.undelete", { path, versions });
+  }
+
+  /**
+   * Removes versions from storage for good (0: the current one); none given:
+   * the whole path. A version not stored is a 404.
+   */
+  async destroySecret(path: string, versions: number[] = []): Promise<void> {
+    await this.call("secret.destroy", { path, versions });
+  }
+
+  // Backup (the Pilot superuser)
+
+  /** A consistent, still-sealed snapshot of the store, as a backup file (lib/api/backup.ts). */
+  async backup(): Promise<Uint8Array> {
+    const payload = new TextEncoder().encode("{}");
+    const { res } = await this.#send(
+      "backup.take",
+      payload,
+      { "content-type": "application/json" },
+      BACKUP_MAX_BYTES,
+    );
+    return res.body;
+  }
+
+  /** Loads a backup file; `force` replaces a store that holds records. */
+  async restoreBackup(backup: Uint8Array, force = false): Promise<RestoreBackupResponse> {
+    const { res, url } = await this.#send("backup.restore", backup, {
+      "content-type": BACKUP_CONTENT_TYPE,
+      ...(force ? { [RESTORE_FORCE_HEADER]: "true" } : {}),
+    });
+    return jsonBody<RestoreBackupResponse>(res.body, url);
   }
 
   /** Every secret path, sorted. */

@@ -229,7 +229,7 @@ export function createDispatcher<Name extends string, Rule>(
       const wait = options.limit?.(peer, spec);
       if (wait) throw new RateLimitedError(wait);
       let bodyPromise: Promise<Uint8Array> | undefined;
-      const body = () => bodyPromise ??= readBody(req, limit);
+      const body = () => bodyPromise ??= readBody(req, spec?.maxBodyBytes ?? limit);
       reply = await runRoute(options.handlers[spec.name], options.guard, {
         route: spec,
         peer,

@@ -1,5 +1,5 @@
 /**
- * The secret routes: put, get, delete, undelete, list and metadata. Each one
+ * The secret routes: put, get, delete, undelete, destroy, list and metadata. Each one
  * reads its body (shape errors are 400), is guarded on the path (401),
  * validates the fields (400), then acts. Audit records get the path and
  * version, never a value.
@@ -21,6 +21,7 @@ import {
 import type { RouteRequest } from "../../lib/http/dispatch.ts";
 import { SYSTEM_PATH } from "../auth/guard.ts";
 import type { NexusContext } from "../context.ts";
+import { scrubOf } from "../store/snapshot.ts";
 import { nexusRoute, policyRule, type RouteGroup } from "./route.ts";
 
 /** Notes the secret path in the audit record once the body is read. */
@@ -71,6 +72,21 @@ export function secretHandlers(ctx: NexusContext): RouteGroup<"secret"> {
       act: async ({ path, versions }) => {
         validateSecretPath(path);
         await ctx.secrets.undelete(path, versions);
+        return { json: {} };
+      },
+    }),
+
+    "secret.destroy": nexusRoute({
+      read: async (request) => noted(request, readSecretVersions(await request.json())),
+      // Irreversible, unlike delete: `write` is not enough; `super` on the path (or the superuser).
+      rule: ({ path }) => policyRule(path, "super"),
+      act: async ({ path, versions }, request) => {
+        validateSecretPath(path);
+        const destroyed = await ctx.secrets.destroy(path, versions);
+        request.note("destroyed", versions.length === 0 ? "all" : destroyed.join(","));
+        // The records are gone from the store; now their bytes leave the files (scrubOf).
+        const left = await scrubOf(ctx.store);
+        if (left) ctx.log.warn("secret destroyed, but " + left, { path });
         return { json: {} };
       },
     }),

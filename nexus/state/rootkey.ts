@@ -229,6 +229,15 @@ export class RootKeyState {
     return (await this.#readKeyCheck())!;
   }
 
+  /**
+   * True when `record` is a key-check record made with the key held now,
+   * ready or pending (a backup's key check, before its records are loaded).
+   */
+  acceptsKeyCheck(record: Uint8Array): boolean {
+    if (this.#status === "waiting" || !this.#keyring) return false;
+    return this.#keyring.verifyKeyCheck(record);
+  }
+
   /** True when `share` is, at its index, a share of the key in use (false without a ready key). */
   async isShareOfKey(share: Uint8Array): Promise<boolean> {
     if (this.#status !== "ready") return false;

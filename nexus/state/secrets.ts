@@ -352,6 +352,45 @@ export class Secrets {
     });
   }
 
+  /**
+   * Removes versions from storage for good (0: the current one); with none
+   * given, the whole path: its metadata and every data record under it.
+   * Unlike delete, a version that is not stored is a 404 and nothing is
+   * removed. A path left with no version is removed whole. Resolves with the
+   * versions removed. The store's backend decides what happens to the freed
+   * bytes on disk (`nexus/store/snapshot.ts`, scrub).
+   */
+  async destroy(path: string, versions: number[]): Promise<number[]> {
+    return await this.#serially(
+      path,
+      () =>
+        compareAndSet(this.store, metaKey(path), async (entry, tx) => {
+          if (!entry) throw notFound();
+          const { meta, inline: had } = this.#openMeta(path, entry.value);
+          const stored = versionNumbers(meta);
+          const targets = versions.length === 0
+            ? stored
+            : [...new Set(versions.map((v) => v || meta.current))].sort((a, b) => a - b);
+          if (targets.some((v) => v === 0 || !meta.versions[v])) throw notFound();
+          if (targets.length === stored.length) {
+            // Every data record under the path goes, including any a metadata record lost track of.
+            for (const e of await this.store.list(["secret-data", path])) tx.delete(e.key);
+            tx.delete(metaKey(path));
+            return targets;
+          }
+          for (const v of targets) {
+            for (let i = 0; i < chunksOf(meta.versions[v]); i++) tx.delete(dataKey(path, v, i));
+            delete meta.versions[v];
+          }
+          if (!meta.versions[meta.current]) meta.current = live(meta).at(-1) ?? 0;
+          meta.updated = Date.now();
+          recomputeOldest(meta);
+          tx.set(metaKey(path), this.#sealMeta(meta, await this.#inlineFor(path, meta, had)));
+          return targets;
+        }, { attempts: 200, what: path }),
+    );
+  }
+
   /** Every path, sorted (deleted ones too). */
   async list(): Promise<string[]> {
     const entries = await this.store.list(["secret-meta"]);

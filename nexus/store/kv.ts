@@ -110,7 +110,14 @@ export class KvStore implements Store {
   /** Callers of a failed group, being tried alone. */
   readonly #alone = new Set<Promise<void>>();
 
-  constructor(readonly kv: Deno.Kv) {}
+  /** Set while a snapshot or a scrub holds commits back. */
+  #held: Promise<void> | null = null;
+
+  constructor(
+    readonly kv: Deno.Kv,
+    /** The KV file (none: in memory). */
+    readonly file?: string,
+  ) {}
 
   #remember(key: StoreKey, known: Known): void {
     const id = keyId(key);
@@ -197,21 +204,107 @@ export class KvStore implements Store {
       commit: () =>
         new Promise((resolve, reject) => {
           this.#pending.push({ checks, writes: [...writes.values()], resolve, reject });
-          if (!this.#flushing) {
-            this.#flush().catch((e) => { // not expected: every caller's failure is its own
-              for (const p of this.#pending.splice(0)) p.reject(e);
-            });
-          }
+          this.#startFlush();
         }),
     };
     return tx;
   }
 
-  /** Writes pending commits, a group at a time, until none is left. */
+  #startFlush(): void {
+    if (this.#flushing || this.#held) return;
+    this.#flush().catch((e) => { // not expected: every caller's failure is its own
+      for (const p of this.#pending.splice(0)) p.reject(e);
+    });
+  }
+
+  /**
+   * Runs `op` with this store's commits held back: commits under way finish
+   * first, new ones wait in the queue (none is refused) and go on after.
+   * Deno KV lists in several reads, so this is what makes a listing one
+   * moment's records (only this process writes a KV file).
+   */
+  async #holdingCommits<T>(op: () => Promise<T>): Promise<T> {
+    while (this.#held) await this.#held;
+    let release!: () => void;
+    this.#held = new Promise((resolve) => release = resolve);
+    try {
+      while (this.#flushing || this.#alone.size > 0) await new Promise((r) => setTimeout(r, 1));
+      return await op();
+    } finally {
+      this.#held = null;
+      release();
+      this.#startFlush();
+    }
+  }
+
+  /** Every record as of one moment (see {@link #holdingCommits}). */
+  snapshot(): Promise<StoreEntry[]> {
+    return this.#holdingCommits(() => this.list([]));
+  }
+
+  /**
+   * Makes the bytes of deleted records leave `spike.kv` and `spike.kv-wal`,
+   * with commits held back. Deno KV keeps its data in SQLite and offers no
+   * `secure_delete` on its own connection, and Deno's `node:sqlite` refuses
+   * `VACUUM` (it attaches a database; the attach limit is 0), so a second
+   * connection with `secure_delete` on does what `VACUUM` would, in one
+   * transaction: it takes every free page into a zero-filled blob and frees
+   * them again (zeroed), then deletes every row of Deno KV's `kv` table and
+   * writes them back, which zeroes every page they were in, freed cells
+   * included, and rebuilds them from zeroed pages. Then the WAL is
+   * checkpointed and truncated. It takes time in proportion to the store's
+   * size; writes wait meanwhile, reads go on.
+   */
+  scrub(): Promise<string | null> {
+    const file = this.file;
+    if (file === undefined) return Promise.resolve(null); // memory: nothing on disk
+    return this.#holdingCommits(async () => {
+      const { DatabaseSync } = await import("node:sqlite");
+      const db = new DatabaseSync(file);
+      try {
+        db.exec(
+          "PRAGMA busy_timeout = 5000; PRAGMA secure_delete = ON; PRAGMA temp_store = MEMORY",
+        );
+        const { page_size: pageSize } = db.prepare("PRAGMA page_size").get() as {
+          page_size: number;
+        };
+        db.exec("BEGIN IMMEDIATE");
+        try {
+          const { freelist_count: free } = db.prepare("PRAGMA freelist_count").get() as {
+            freelist_count: number;
+          };
+          db.exec("CREATE TABLE spike_scrub (b BLOB)");
+          db.prepare("INSERT INTO spike_scrub VALUES (zeroblob(?))").run((free + 1) * pageSize);
+          db.exec(`
+            DROP TABLE spike_scrub;
+            CREATE TEMP TABLE spike_rows AS SELECT * FROM main.kv;
+            DELETE FROM main.kv;
+            INSERT INTO main.kv SELECT * FROM temp.spike_rows;
+            DROP TABLE temp.spike_rows;
+            COMMIT;
+          `);
+        } catch (e) {
+          if (db.isTransaction) db.exec("ROLLBACK");
+          throw e;
+        }
+        for (let attempt = 0; attempt < 20; attempt++) {
+          const row = db.prepare("PRAGMA wal_checkpoint(TRUNCATE)").get() as { busy: number };
+          if (row.busy === 0) return null;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        return "the KV file's WAL could not be truncated (a reader held it): old page images " +
+          "stay in spike.kv-wal until the next checkpoint";
+      } finally {
+        db.close();
+      }
+    });
+  }
+
+  /** Writes pending commits, a group at a time, until none is left (or commits are held). */
   async #flush(): Promise<void> {
     this.#flushing = true;
     try {
-      while (this.#pending.length > 0) {
+      while (this.#pending.length > 0 && !this.#held) {
         const group = this.#takeGroup();
         if (group.length === 1) {
           await this.#commitAlone(group[0]);
@@ -355,7 +448,8 @@ export class KvStore implements Store {
 /** Opens the KV file in `dataDir` (created with mode 0700 if missing). */
 export async function openKvStore(dataDir: string): Promise<Store> {
   await Deno.mkdir(dataDir, { recursive: true, mode: 0o700 });
-  return new KvStore(await Deno.openKv(join(dataDir, KV_FILE)));
+  const file = join(dataDir, KV_FILE);
+  return new KvStore(await Deno.openKv(file), file);
 }
 
 /** Opens a store that lives in memory only (the `memory` backend). */

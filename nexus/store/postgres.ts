@@ -298,6 +298,14 @@ export class PostgresStore implements Store {
     });
   }
 
+  /**
+   * Every record as of one moment: one `SELECT`, so one MVCC snapshot
+   * (writers are not blocked), under the operation timeout.
+   */
+  snapshot(): Promise<StoreEntry[]> {
+    return this.list([]);
+  }
+
   atomic(): StoreTransaction {
     const checks: [Uint8Array, string | null][] = [];
     const writes: Write[] = [];

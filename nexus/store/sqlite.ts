@@ -11,6 +11,10 @@
  * up to `SPIKE_NEXUS_DB_BUSY_TIMEOUT_MS`), and every write is checked against
  * the versionstamps read before it, like Deno KV's atomic checks.
  *
+ * Deleted bytes: `secure_delete` is on, so SQLite zeroes a deleted or
+ * replaced record's cells (and freed pages) in the same commit; `scrub()`
+ * then truncates the WAL, which would otherwise keep old page images.
+ *
  * Keys are encoded by `keys.ts` so that byte order is tuple order, so a
  * prefix listing is a range; values are whole (a blob per key).
  *
@@ -145,6 +149,28 @@ class SqliteStore implements Store {
     batch.forEach((p, i) => p.resolve({ ok: results[i] }));
   }
 
+  /** Every record as of one moment: one `SELECT`, one read transaction (see `snapshot.ts`). */
+  snapshot(): Promise<StoreEntry[]> {
+    return this.list([]);
+  }
+
+  /**
+   * Deleted cells are already zeroed (`secure_delete`); this moves every WAL
+   * frame into the database and truncates the WAL, so no old page image of a
+   * deleted record stays in `spike.db-wal`. Another connection reading at the
+   * moment keeps the WAL busy: tried a few times, then said.
+   */
+  async scrub(): Promise<string | null> {
+    while (this.#pending.length > 0) await new Promise((r) => setTimeout(r, 0));
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const row = this.#db.prepare("PRAGMA wal_checkpoint(TRUNCATE)").get() as { busy: number };
+      if (row.busy === 0) return null;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return "the WAL could not be truncated (another connection is reading): old page images " +
+      "stay in spike.db-wal until the next checkpoint";
+  }
+
   /** Waits for queued commits to be answered, then closes the database. */
   async close(): Promise<void> {
     while (this.#pending.length > 0) await new Promise((r) => setTimeout(r, 0));
@@ -159,6 +185,7 @@ export async function openSqliteStore(dataDir: string, busyTimeoutMs = 5000): Pr
   db.exec(`
     PRAGMA journal_mode = WAL;
     PRAGMA synchronous = FULL;
+    PRAGMA secure_delete = ON;
     PRAGMA busy_timeout = ${Math.trunc(busyTimeoutMs)};
     CREATE TABLE IF NOT EXISTS kv (k BLOB PRIMARY KEY, v BLOB NOT NULL, ver INTEGER NOT NULL)
       WITHOUT ROWID;

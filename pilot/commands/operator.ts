@@ -14,6 +14,7 @@ import { CliError, type Command, type CommandGroup } from "../cli.ts";
 import { withNexus } from "../connect.ts";
 import { Exit } from "../exit.ts";
 import { readSecretLine, userPath } from "../input.ts";
+import { backup, restoreBackup } from "./operator_backup.ts";
 
 const RECOVERY_FILE = /^spike\.recovery\.\d+\.txt$/;
 
@@ -126,5 +127,5 @@ const restore: Command = {
 export const operatorCommands: CommandGroup = {
   name: "operator",
   summary: "Break-the-glass recovery of the root key",
-  commands: [recover, restore],
+  commands: [recover, restore, backup, restoreBackup],
 };

@@ -1,10 +1,11 @@
 /**
- * `spike secret put|patch|get|list|delete|undelete|metadata get|export`.
+ * `spike secret put|patch|get|list|delete|undelete|destroy|metadata get|export`.
  *
  * @module
  */
 
 import type { CommandGroup } from "../../cli.ts";
+import { destroy, purge } from "./destroy.ts";
 import { exportCommand } from "./export.ts";
 import { get } from "./get.ts";
 import { list } from "./list.ts";
@@ -24,6 +25,8 @@ export const secretCommands: CommandGroup = {
     list,
     versionsCommand("delete"),
     versionsCommand("undelete"),
+    destroy,
+    purge,
     { name: "metadata", summary: "Secret metadata", commands: [metadataGet] },
     exportCommand,
   ],
