@@ -14,6 +14,7 @@ import { CliError, type Command, type CommandGroup } from "../cli.ts";
 import { withNexus } from "../connect.ts";
 import { Exit } from "../exit.ts";
 import { readSecretLine, userPath } from "../input.ts";
+import { rotate } from "./rotate.ts";
 
 const RECOVERY_FILE = /^spike\.recovery\.\d+\.txt$/;
 
@@ -108,6 +109,16 @@ const restore: Command = {
     }
     try {
       const status = await withNexus("pilot-restore", (nexus) => nexus.restore(share));
+      if (status.retiredGeneration) {
+        throw new CliError(
+          `share ${
+            shareIndex(share)
+          } belongs to root key generation ${status.retiredGeneration}, ` +
+            "which a rotation retired; it was not counted. Use the recovery files made after " +
+            "the last rotation (spike operator recover)",
+          Exit.failure,
+        );
+      }
       if (status.restored) {
         console.log("Nexus has its root key back and is serving.");
       } else {
@@ -125,6 +136,6 @@ const restore: Command = {
 /** `spike operator`. */
 export const operatorCommands: CommandGroup = {
   name: "operator",
-  summary: "Break-the-glass recovery of the root key",
-  commands: [recover, restore],
+  summary: "Break-the-glass recovery and rotation of the root key",
+  commands: [recover, restore, rotate],
 };
