@@ -26,6 +26,7 @@ import { bootstrapHandlers } from "./routes/bootstrap.ts";
 import { cipherHandlers } from "./routes/cipher.ts";
 import { operatorHandlers } from "./routes/operator.ts";
 import { policyHandlers } from "./routes/policies.ts";
+import { rootkeyHandlers } from "./routes/rootkey.ts";
 import type { NexusRoute } from "./routes/route.ts";
 import { secretHandlers } from "./routes/secrets.ts";
 import { statusHandlers } from "./routes/status.ts";
@@ -43,6 +44,7 @@ export function nexusHandlers(ctx: NexusContext): Record<NexusRouteName, NexusRo
     ...cipherHandlers(ctx),
     ...statusHandlers(ctx),
     ...backupHandlers(ctx),
+    ...rootkeyHandlers(ctx),
   };
 }
 

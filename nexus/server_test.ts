@@ -56,6 +56,7 @@ const SAMPLE_BODIES: Record<NexusRouteName, unknown> = {
   "bootstrap.verify": { nonce: "AAAAAAAAAAAAAAAA", ciphertext: "AAAAAAAAAAAAAAAAAAAAAA==" },
   "bootstrap.state": {},
   "status.get": {},
+  "rootkey.rotate": { generation: 1 },
 };
 
 /** The routes any member of SPIKE's trust domains may call without a role or policy. */

@@ -27,6 +27,7 @@ import { KeeperLink } from "./state/keepers.ts";
 import { Policies } from "./state/policies.ts";
 import { RestoreCollector } from "./state/restore.ts";
 import { RootKeyState } from "./state/rootkey.ts";
+import { Rotation } from "./state/rotation.ts";
 import { Secrets } from "./state/secrets.ts";
 import { guardStoreFile } from "./store/file_guard.ts";
 import { StoreTimeoutError, withDeadline } from "./store/deadline.ts";
@@ -103,6 +104,17 @@ export async function startNexus(
     state.useRandomKey();
     log.warn("in-memory mode: no SPIKE Keepers, nothing persisted; not for production");
   }
+  const secrets = new Secrets(
+    store,
+    () => state.sealing("secrets"),
+    () => config.maxSecretVersions,
+    state,
+  );
+  const policies = new Policies(store, () => state.sealing("policies"), state);
+  const rotation = keepers &&
+    new Rotation({ state, store, secrets, policies, keepers, log });
+  // A rotation a crash (or another replica) left unfinished is finished once the key is known.
+  if (rotation) state.onReady(() => rotation.resumeInBackground());
   const ctx: NexusContext = {
     config,
     state,
@@ -113,8 +125,9 @@ export async function startNexus(
     metrics,
     auditFile,
     log,
-    secrets: new Secrets(store, () => state.key("secrets"), () => config.maxSecretVersions),
-    policies: new Policies(store, () => state.key("policies")),
+    secrets,
+    policies,
+    rotation,
     restore: new RestoreCollector(state),
   };
   const server = createNexusServer(ctx, source);
@@ -139,6 +152,7 @@ export async function startNexus(
   }
   keepers?.start();
   onShutdown(async () => {
+    rotation?.stop();
     keepers?.stop();
     await metricsServer?.close();
     await server.close();

@@ -45,6 +45,12 @@ export interface RestoreResponse {
   collected: number;
   remaining: number;
   restored: boolean;
+  /**
+   * Ours: set when the share was refused because it belongs to this root-key
+   * generation, which a rotation retired (the share is not counted). Error
+   * bodies carry codes only, so the refusal is said here.
+   */
+  retiredGeneration?: number;
 }
 
 /** `POST /v1/bootstrap/verify` body. */

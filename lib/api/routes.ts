@@ -22,6 +22,8 @@ export const NexusPath = {
   bootstrapState: "/v1/bootstrap/state",
   /** Not upstream: readiness, key generation, backend, Keepers, version (lib/api/status.ts). */
   status: "/v1/status",
+  // Root-key rotation (ours; lib/api/rotation.ts).
+  operatorRotate: "/v1/operator/rotate",
 } as const;
 
 /** Keeper API paths. */
@@ -194,6 +196,11 @@ export const NEXUS_ROUTES = [
     lite: true,
     needsKey: "none",
     retrySafe: true,
+  }),
+  // Root-key rotation (ours; lib/api/rotation.ts): the superuser only.
+  route("rootkey.rotate", NexusPath.operatorRotate, "", {
+    errorShape: { from: 0, to: 0, state: "", done: false, resealed: 0 },
+    lite: true,
   }),
   ...LIFECYCLE_ROUTES,
 ] as const;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { AeadKey, IntegrityError, SEAL_OVERHEAD } from "./aead.ts";
+import { AeadKey, IntegrityError, SEAL_OVERHEAD, sealedGeneration } from "./aead.ts";
 import { deriveKey, Keyring } from "./keyring.ts";
 
 const enc = new TextEncoder();
@@ -51,4 +51,20 @@ Deno.test("encrypt and decrypt carry nonce and ciphertext apart", () => {
   assert.equal(new TextDecoder().decode(key.decrypt(nonce, ciphertext, "v")), "challenge");
   assert.throws(() => key.decrypt(nonce.subarray(1), ciphertext, "v"), IntegrityError);
   assert.throws(() => key.decrypt(nonce, ciphertext.subarray(0, 5), "v"), IntegrityError);
+});
+
+Deno.test("records of a later root-key generation name it, and the number is bound to the record", () => {
+  const key = new AeadKey(crypto.getRandomValues(new Uint8Array(32)));
+  const one = key.seal(enc.encode("v"), "aad");
+  assert.equal(sealedGeneration(one), 1);
+  assert.equal(one[0], 0x01); // generation 1 keeps the original form
+  const seven = key.seal(enc.encode("v"), "aad", 7);
+  assert.equal(seven[0], 0x02);
+  assert.equal(sealedGeneration(seven), 7);
+  assert.equal(new TextDecoder().decode(key.open(seven, "aad")), "v");
+  const renamed = seven.slice();
+  renamed[4] = 8; // claims generation 8: does not open, even under the same key
+  assert.equal(sealedGeneration(renamed), 8);
+  assert.throws(() => key.open(renamed, "aad"), IntegrityError);
+  assert.throws(() => sealedGeneration(new Uint8Array(40)), IntegrityError);
 });

@@ -11,7 +11,14 @@ import { AeadKey, IntegrityError } from "./aead.ts";
 import { ROOT_KEY_LENGTH } from "./shamir.ts";
 
 /** What a sub-key is for; each gets its own key. */
-export type KeyPurpose = "secrets" | "policies" | "cipher" | "key-check" | "bootstrap-verify";
+export type KeyPurpose =
+  | "secrets"
+  | "policies"
+  | "cipher"
+  | "key-check"
+  | "bootstrap-verify"
+  /** Seals other root-key generations, old cipher keys and Keeper polynomials in the keyring record. */
+  | "wrap";
 
 const PURPOSES: readonly KeyPurpose[] = [
   "secrets",
@@ -19,6 +26,7 @@ const PURPOSES: readonly KeyPurpose[] = [
   "cipher",
   "key-check",
   "bootstrap-verify",
+  "wrap",
 ];
 const SALT = new TextEncoder().encode("spike-deno/root-key/v1");
 const KEY_CHECK_AAD = "spike/key-check/v1";
@@ -38,8 +46,11 @@ export const BOOTSTRAP_VERIFY_AAD = "spike/bootstrap-verify/v1";
 /** The sub-keys of one root key. */
 export class Keyring {
   readonly #keys = new Map<KeyPurpose, AeadKey>();
+  /** Kept only so that a rotation can wrap this key under its successor (and back). */
+  readonly #root: Uint8Array;
 
   constructor(rootKey: Uint8Array) {
+    this.#root = rootKey.slice();
     for (const purpose of PURPOSES) {
       const raw = deriveKey(rootKey, purpose);
       this.#keys.set(purpose, new AeadKey(raw));
@@ -69,8 +80,19 @@ export class Keyring {
     }
   }
 
+  /** A copy of the root key (the caller zeroes it): for wrapping it under another generation. */
+  rootKey(): Uint8Array {
+    return this.#root.slice();
+  }
+
+  /** A copy of one sub-key's bytes (the caller zeroes it): old cipher keys are kept wrapped. */
+  subKey(purpose: KeyPurpose): Uint8Array {
+    return deriveKey(this.#root, purpose);
+  }
+
   /** Overwrites every sub-key. */
   destroy(): void {
+    this.#root.fill(0);
     for (const key of this.#keys.values()) key.destroy();
   }
 }

@@ -4,6 +4,9 @@
  * `spike/system/cipher/exec` may use it. Ciphertexts are at most
  * `SPIKE_NEXUS_CRYPTO_MAX_CIPHERTEXT_SIZE` bytes (tag included), so
  * plaintexts are at most that minus 16: whatever encrypt makes, decrypt takes.
+ * Encrypt uses the current generation's cipher key; decrypt tries it, then
+ * every older generation's (kept wrapped in the keyring record, newest
+ * first), so ciphertexts made before a root-key rotation still decrypt.
  *
  * @module
  */
@@ -43,6 +46,17 @@ function plainError(text: string): Reply {
 export function cipherHandlers(ctx: NexusContext): RouteGroup<"cipher"> {
   const limit = ctx.config.maxCiphertextBytes;
   const key = () => ctx.state.key("cipher");
+  // Ciphertexts made before a rotation were made under an older generation's cipher key.
+  const decrypt = (nonce: Uint8Array, ciphertext: Uint8Array) => {
+    for (const k of ctx.state.cipherKeys()) {
+      try {
+        return k.decrypt(nonce, ciphertext, AAD);
+      } catch (e) {
+        if (!(e instanceof IntegrityError)) throw e;
+      }
+    }
+    throw new IntegrityError("no cipher key generation opens the ciphertext");
+  };
   const stream = (headers: Record<string, unknown>) =>
     headers["content-type"] === STREAM_CONTENT_TYPE;
 
@@ -87,7 +101,7 @@ export function cipherHandlers(ctx: NexusContext): RouteGroup<"cipher"> {
           const ciphertext = body.subarray(1 + NONCE_BYTES);
           if (ciphertext.length > limit) throw badRequest("the ciphertext is too large");
           try {
-            const plaintext = key().decrypt(body.subarray(1, 1 + NONCE_BYTES), ciphertext, AAD);
+            const plaintext = decrypt(body.subarray(1, 1 + NONCE_BYTES), ciphertext);
             return { bytes: plaintext, contentType: STREAM_CONTENT_TYPE };
           } catch (e) {
             if (e instanceof IntegrityError) return plainError("decryption failed");
@@ -97,7 +111,7 @@ export function cipherHandlers(ctx: NexusContext): RouteGroup<"cipher"> {
         const { nonce, ciphertext } = readDecrypt(await request.json(), limit);
         let plaintext: Uint8Array;
         try {
-          plaintext = key().decrypt(nonce, ciphertext, AAD);
+          plaintext = decrypt(nonce, ciphertext);
         } catch (e) {
           if (e instanceof IntegrityError) throw internalError("decryption failed");
           throw e;

@@ -57,6 +57,19 @@ export function operatorHandlers(ctx: NexusContext): RouteGroup<"operator"> {
           });
           throw badRequest("the shares do not give the root key");
         }
+        if (step.outcome === "retired") {
+          ctx.log.error("restore refused a share of a retired root key", {
+            retiredGeneration: step.generation,
+            hint: "use the recovery files made after the last rotation",
+          });
+          const refused: RestoreResponse = {
+            collected: step.collected,
+            remaining: step.remaining,
+            restored: false,
+            retiredGeneration: step.generation,
+          };
+          return { json: refused };
+        }
         if (step.outcome === "collecting") {
           const { collected, remaining } = step;
           const progress: RestoreResponse = { collected, remaining, restored: false };

@@ -13,11 +13,11 @@ import type { NexusContext } from "../context.ts";
 import { nexusRoute, type RouteGroup } from "./route.ts";
 
 /**
- * The generation of the root key in use: 1 once a key is known, 0 before.
- * There is one generation until root-key rotation exists.
+ * The generation of the root key in use (new records are sealed under it):
+ * 1 for the key Bootstrap made, one more after each rotation; 0 before a key is known.
  */
 export function keyGeneration(ctx: Pick<NexusContext, "state">): number {
-  return ctx.state.status === "ready" ? 1 : 0;
+  return ctx.state.generation;
 }
 
 /** What Nexus reports about itself now (the Keepers are asked, within the probe's deadline). */

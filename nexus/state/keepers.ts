@@ -39,15 +39,25 @@ export class KeeperLink {
   #wake: (() => void) | undefined;
   #timer: ReturnType<typeof setInterval> | undefined;
   #offReady: () => void;
+  #offLost: () => void;
+  #recovering = false;
 
   constructor(options: KeeperLinkOptions) {
     this.#o = options;
     this.#offReady = options.state.onReady(() => this.#seedForever());
+    // Another replica rotated the key and retired the one held here: recover the new one.
+    this.#offLost = options.state.onLost(() => {
+      clearInterval(this.#timer);
+      options.log.notice("the root key was rotated by another Nexus; recovering it from keepers");
+      this.start();
+    });
   }
 
-  /** Starts recovering (if the key is not known yet). */
+  /** Starts recovering (if the key is not known yet, and no recovery runs). */
   start(): void {
-    if (this.#o.state.status !== "ready") void this.#recover();
+    if (this.#o.state.status === "ready" || this.#recovering || this.#stopped) return;
+    this.#recovering = true;
+    void this.#recover().finally(() => this.#recovering = false);
   }
 
   /** Asks the Keepers again now instead of at the end of the current wait. */
@@ -203,6 +213,10 @@ export class KeeperLink {
   async pushShares(): Promise<void> {
     const { keepers, client, log, state } = this.#o;
     if (this.#stopped || state.status !== "ready") return;
+    // Another replica may have rotated the key: seed the generation the keyring record names.
+    await state.refresh().catch((e) =>
+      log.warn("could not read the keyring record before seeding", { error: errorMessage(e) })
+    );
     const shares = await state.shares();
     try {
       await Promise.all(keepers.map(async (keeper) => {
@@ -221,10 +235,40 @@ export class KeeperLink {
     }
   }
 
+  /**
+   * Gives every Keeper its share of the generation the Keepers must hold, then
+   * reads each back: the URLs of the Keepers that do not hold it now (a
+   * rotation moves on only when this is empty).
+   */
+  async handOver(): Promise<string[]> {
+    const { keepers, client, state } = this.#o;
+    const shares = await state.shares();
+    const missing: string[] = [];
+    try {
+      await Promise.all(keepers.map(async (keeper) => {
+        const share = shares[keeper.index - 1];
+        try {
+          await client.contribute(keeper.url, share);
+          const held = await client.shard(keeper.url);
+          const same = held !== null && held.length === share.length &&
+            held.every((b, i) => b === share[i]);
+          held?.fill(0);
+          if (!same) missing.push(keeper.url);
+        } catch {
+          missing.push(keeper.url);
+        }
+      }));
+    } finally {
+      for (const share of shares) share.fill(0);
+    }
+    return missing.sort();
+  }
+
   /** Stops polling and seeding. */
   stop(): void {
     this.#stopped = true;
     this.#offReady();
+    this.#offLost();
     clearInterval(this.#timer);
     this.#wake?.();
   }

@@ -17,10 +17,11 @@
  */
 
 import { notFound } from "../../lib/api/errors.ts";
-import type { AeadKey } from "../../lib/crypto/aead.ts";
+import { sealedGeneration, type SealingKey } from "../../lib/crypto/aead.ts";
 import type { Permission } from "../../lib/api/policies.ts";
 import type { StoredPolicy } from "../auth/policy.ts";
 import { compareAndSet, type Store, type StoreKey, type StoreTransaction } from "../store/store.ts";
+import { type Generations, withGenerations } from "./secrets.ts";
 
 const key = (name: string): StoreKey => ["policy", name];
 /** Rewritten by every policy write; its versionstamp is the policy set's generation. */
@@ -48,7 +49,12 @@ export class Policies {
   /** The whole set as last listed, with the generation read just before the listing. */
   #set: { generation: string | null; policies: readonly StoredPolicy[] } | undefined;
 
-  constructor(readonly store: Store, readonly key: () => AeadKey) {}
+  constructor(
+    readonly store: Store,
+    readonly key: () => SealingKey,
+    /** The root key's generations (absent: one key, as in unit tests). */
+    readonly generations?: Generations,
+  ) {}
 
   #open(name: string, value: Uint8Array): StoredPolicy {
     const p = JSON.parse(decoder.decode(this.key().open(value, aad(name)))) as Sealed;
@@ -60,7 +66,8 @@ export class Policies {
   async put(
     policy: Omit<StoredPolicy, "createdAt" | "updatedAt">,
   ): Promise<StoredPolicy> {
-    return await compareAndSet(this.store, key(policy.name), (entry, tx) => {
+    return await compareAndSet(this.store, key(policy.name), async (entry, tx) => {
+      await this.generations?.guard(tx);
       const now = Date.now();
       const createdAt = entry ? this.#open(policy.name, entry.value).createdAt.getTime() : now;
       const sealed: Sealed = {
@@ -81,10 +88,12 @@ export class Policies {
   }
 
   /** A policy by name; 404 when there is none. */
-  async get(name: string): Promise<StoredPolicy> {
-    const entry = await this.store.get(key(name));
-    if (!entry) throw notFound();
-    return this.#open(name, entry.value);
+  get(name: string): Promise<StoredPolicy> {
+    return withGenerations(this.generations, async () => {
+      const entry = await this.store.get(key(name));
+      if (!entry) throw notFound();
+      return this.#open(name, entry.value);
+    });
   }
 
   /** Deletes a policy by name; 404 when there is none. */
@@ -97,7 +106,11 @@ export class Policies {
   }
 
   /** Every policy, in name order, as the store holds them now. */
-  async all(): Promise<readonly StoredPolicy[]> {
+  all(): Promise<readonly StoredPolicy[]> {
+    return withGenerations(this.generations, () => this.#all());
+  }
+
+  async #all(): Promise<readonly StoredPolicy[]> {
     const generation = (await this.store.get(GENERATION_KEY))?.versionstamp ?? null;
     const known = this.#set;
     if (known && known.generation === generation) return known.policies;
@@ -116,6 +129,25 @@ export class Policies {
     this.#set = { generation, policies: Object.freeze(policies) };
     return policies;
   }
+}
+
+/**
+ * Re-seals policy `name` under the current generation when it is not (a
+ * rotation's sweep); a concurrent write wins and it is read again. The
+ * policy set's generation is not bumped: what the policy says is unchanged.
+ */
+export async function resealPolicy(
+  policies: Policies,
+  name: string,
+  isCurrent: (gen: number) => boolean,
+): Promise<boolean> {
+  return await compareAndSet(policies.store, key(name), async (entry, tx) => {
+    await policies.generations?.guard(tx);
+    if (!entry || isCurrent(sealedGeneration(entry.value))) return false;
+    const k = policies.key();
+    tx.set(key(name), k.seal(k.open(entry.value, aad(name)), aad(name)));
+    return true;
+  }, { what: `policy ${name}` });
 }
 
 /** Adds the generation's rewrite to a policy write (random bytes: only the versionstamp counts). */

@@ -18,7 +18,9 @@ export type RestoreStep =
   /** The key was known already; the share was dropped. */
   | { outcome: "known"; collected: number }
   /** The shares did not give the root key; the collection starts again. */
-  | { outcome: "rejected"; reason: string };
+  | { outcome: "rejected"; reason: string }
+  /** The share is one of a key a rotation retired; it was dropped, the collection goes on. */
+  | { outcome: "retired"; generation: number; collected: number; remaining: number };
 
 /** The shares collected by restore calls, until the threshold is reached. */
 export class RestoreCollector {
@@ -43,6 +45,16 @@ export class RestoreCollector {
       if (this.state.status === "ready") {
         share.fill(0);
         return { outcome: "known", collected: threshold };
+      }
+      const retired = await this.state.retiredGeneration(share);
+      if (retired !== null) {
+        share.fill(0);
+        return {
+          outcome: "retired",
+          generation: retired,
+          collected: this.#collected.size,
+          remaining: threshold - this.#collected.size,
+        };
       }
       if (!this.#collected.has(id)) this.#collected.set(id, share);
       else share.fill(0);

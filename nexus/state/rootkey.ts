@@ -11,14 +11,38 @@
  * more shares than the threshold are at hand, every threshold-sized subset is
  * tried, and shares that disagree with the right key are named.
  *
+ * After a rotation the key has generations (see `keyring_record.ts`): the
+ * Keepers' shares give one live generation, the keyring record the others
+ * (each wrapped under another), and every record names the generation it was
+ * sealed under, so it opens under the right one. New records are sealed
+ * under the record's `current` generation; a write checks the keyring
+ * record's versionstamp in its commit ({@link RootKeyState.guard}), so no
+ * replica can commit under a generation a rotation has moved past.
+ *
  * @module
  */
 
 import { notReady } from "../../lib/api/errors.ts";
-import type { AeadKey } from "../../lib/crypto/aead.ts";
+import { fromBase64 } from "../../lib/api/json.ts";
+import {
+  AeadKey,
+  sealedGeneration,
+  type SealingKey,
+  UnknownGenerationError,
+} from "../../lib/crypto/aead.ts";
 import { type KeyPurpose, Keyring } from "../../lib/crypto/keyring.ts";
 import { combineShares, shareAt, shareIndex, sharesFor } from "../../lib/crypto/shamir.ts";
-import type { Store } from "../store/store.ts";
+import type { Store, StoreTransaction } from "../store/store.ts";
+import {
+  decodeRecord,
+  keeperGeneration,
+  KEYRING_KEY,
+  type KeyringRecord,
+  legacyRecord,
+  shareDigest,
+  splitPoints,
+  unwrap,
+} from "./keyring_record.ts";
 
 /** Where the key is in its life. */
 export type KeyStatus = "waiting" | "pending" | "ready";
@@ -56,18 +80,33 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
+/** The keyring record as read, with its versionstamp (null: only the original key-check). */
+export interface RecordRead {
+  record: KeyringRecord;
+  versionstamp: string | null;
+}
+
 /** The root key's state; one per Nexus process. */
 export class RootKeyState {
   #status: KeyStatus = "waiting";
-  #keyring: Keyring | undefined;
-  /** Threshold-many shares of the key's polynomial: every Keeper's share derives from them. */
+  /** The live generations' keys. */
+  readonly #rings = new Map<number, Keyring>();
+  /** The generation new records are sealed under. */
+  #current = 1;
+  /** The generation whose shares the Keepers hold, and a threshold of its polynomial's points. */
+  #keeperGen = 1;
   #points: Uint8Array[] = [];
+  /** Cipher keys of retired generations (their ciphertexts still decrypt). */
+  #oldCipher: { gen: number; key: AeadKey }[] = [];
+  /** The keyring record applied last (null versionstamp: none, generation 1 only). */
+  #applied: RecordRead | null = null;
   readonly #listeners = new Set<() => void>();
+  readonly #lostListeners = new Set<() => void>();
 
   constructor(
     readonly threshold: number,
     readonly shareCount: number,
-    /** Holds the key-check record. */
+    /** Holds the key-check and keyring records. */
     readonly store: Store,
   ) {}
 
@@ -76,16 +115,66 @@ export class RootKeyState {
     return this.#status;
   }
 
+  /** The generation new records are sealed under (0 while no key is known). */
+  get generation(): number {
+    return this.#status === "ready" ? this.#current : 0;
+  }
+
   /**
    * The sub-key for `purpose`, the one way to get a key: from the ready key;
    * Bootstrap's verify key also from a pending one (that is how a first key
    * is confirmed, and nothing else may use a pending key). A 503 otherwise.
+   * It is the current generation's key.
    */
   key(purpose: KeyPurpose): AeadKey {
     const usable = this.#status === "ready" ||
       (this.#status === "pending" && purpose === "bootstrap-verify");
-    if (!usable || !this.#keyring) throw notReady();
-    return this.#keyring.key(purpose);
+    const ring = this.#rings.get(this.#current);
+    if (!usable || !ring) throw notReady();
+    return ring.key(purpose);
+  }
+
+  /**
+   * Seals under the current generation and opens records of any live one
+   * (an {@link UnknownGenerationError} for a generation not learned yet:
+   * {@link refresh}, then try again). A 503 without a ready key.
+   */
+  sealing(purpose: KeyPurpose): SealingKey {
+    if (this.#status !== "ready") throw notReady();
+    return {
+      seal: (plaintext, aad) =>
+        this.#ring(this.#current).key(purpose).seal(plaintext, aad, this.#current),
+      open: (sealed, aad) => this.#ring(sealedGeneration(sealed)).key(purpose).open(sealed, aad),
+    };
+  }
+
+  #ring(gen: number): Keyring {
+    if (this.#status !== "ready") throw notReady();
+    const ring = this.#rings.get(gen);
+    if (!ring) throw new UnknownGenerationError(gen);
+    return ring;
+  }
+
+  /** The live generation's key ring (for the rotation, which wraps keys under each other). */
+  ring(gen: number): Keyring | undefined {
+    return this.#status === "ready" ? this.#rings.get(gen) : undefined;
+  }
+
+  /** Copies of the Keepers' polynomial's points (for the rotation's digests of retired shares). */
+  points(): Uint8Array[] {
+    return this.#points.map((p) => p.slice());
+  }
+
+  /** Every cipher key that may have made a ciphertext: the current one first, then newest first. */
+  cipherKeys(): AeadKey[] {
+    if (this.#status !== "ready") throw notReady();
+    const live = [...this.#rings.keys()].sort((a, b) =>
+      a === this.#current ? -1 : b === this.#current ? 1 : b - a
+    );
+    return [
+      ...live.map((gen) => this.#rings.get(gen)!.key("cipher")),
+      ...this.#oldCipher.filter((c) => !this.#rings.has(c.gen)).map((c) => c.key),
+    ];
   }
 
   /** Calls `listener` each time the key becomes ready. */
@@ -98,18 +187,139 @@ export class RootKeyState {
     return (await this.store.get(KEY_CHECK_KEY))?.value ?? null;
   }
 
-  /** True when the store holds a key-check record: a root key was set up before. */
+  /**
+   * The keyring record now in the store: the stored one, or generation 1 made
+   * from the original key-check record; null when the store never had a key.
+   */
+  async readRecord(): Promise<RecordRead | null> {
+    const entry = await this.store.get(KEYRING_KEY);
+    if (entry) return { record: decodeRecord(entry.value), versionstamp: entry.versionstamp };
+    const check = await this.#readKeyCheck();
+    return check ? { record: legacyRecord(check), versionstamp: null } : null;
+  }
+
+  /** True when the store holds a key-check or keyring record: a root key was set up before. */
   async initialized(): Promise<boolean> {
-    return (await this.#readKeyCheck()) !== null;
+    return (await this.readRecord()) !== null;
+  }
+
+  /**
+   * Learns the keyring record again when another process changed it (a
+   * rotation): new generations are unwrapped, retired ones forgotten.
+   */
+  async refresh(): Promise<void> {
+    if (this.#status !== "ready") return;
+    const read = await this.readRecord();
+    if (!read || read.versionstamp === this.#applied?.versionstamp) return;
+    // Reads may finish out of order: never go back to an older record.
+    if (this.#applied?.versionstamp && read.versionstamp! < this.#applied.versionstamp) return;
+    this.#apply(read, this.#points);
+  }
+
+  /**
+   * Makes `tx` (a write that seals with {@link sealing}) fail unless the
+   * keyring record is still the one this process seals by, after learning
+   * the latest one: the write is then tried again under the new generation.
+   */
+  async guard(tx: StoreTransaction): Promise<void> {
+    await this.refresh();
+    tx.check(KEYRING_KEY, this.#applied?.versionstamp ?? null);
+  }
+
+  /**
+   * Takes `read` as the truth: unwraps every generation reachable from the
+   * keys held, forgets retired ones, and takes the Keepers' polynomial from
+   * the record (or `fallbackPoints`, the shares the key came from, when the
+   * record has none for the Keepers' generation: generation 1).
+   */
+  #apply(read: RecordRead, fallbackPoints: Uint8Array[]): void {
+    const { record } = read;
+    for (let progress = true; progress;) {
+      progress = false;
+      for (const w of record.roots) {
+        const under = this.#rings.get(w.under);
+        const check = record.checks[String(w.gen)];
+        if (this.#rings.has(w.gen) || !under || !check) continue;
+        const raw = unwrap("root", w, under);
+        const ring = new Keyring(raw);
+        raw.fill(0);
+        if (!ring.verifyKeyCheck(fromBase64(check))) {
+          ring.destroy();
+          throw new Error(`the keyring record's generation ${w.gen} fails its key check`);
+        }
+        this.#rings.set(w.gen, ring);
+        progress = true;
+      }
+    }
+    for (const [gen, ring] of this.#rings) {
+      if (record.checks[String(gen)] === undefined) {
+        ring.destroy();
+        this.#rings.delete(gen);
+      }
+    }
+    if (!this.#rings.has(record.current)) {
+      // A rotation finished while this process looked away: the Keepers hold the new key.
+      this.#forget();
+      throw notReady();
+    }
+    for (const w of record.cipher) {
+      const under = this.#rings.get(w.under);
+      if (!under || this.#oldCipher.some((c) => c.gen === w.gen)) continue;
+      const raw = unwrap("cipher", w, under);
+      this.#oldCipher.push({ gen: w.gen, key: new AeadKey(raw) });
+      raw.fill(0);
+    }
+    this.#oldCipher.sort((a, b) => b.gen - a.gen);
+    const keeperGen = keeperGeneration(record);
+    const stored = record.points.find((p) => p.gen === keeperGen && this.#rings.has(p.under));
+    const points = stored
+      ? splitPoints(unwrap("points", stored, this.#rings.get(stored.under)!))
+      : fallbackPoints;
+    for (const p of this.#points) if (!points.includes(p)) p.fill(0);
+    this.#points = points;
+    this.#keeperGen = keeperGen;
+    this.#current = record.current;
+    this.#applied = read;
+  }
+
+  /**
+   * Drops every key and waits for the Keepers again: this process holds only
+   * generations a rotation (by another replica) has retired, and the new one
+   * can be had only from the Keepers, which hold it before any old key goes.
+   */
+  #forget(): void {
+    for (const ring of this.#rings.values()) ring.destroy();
+    this.#rings.clear();
+    for (const p of this.#points) p.fill(0);
+    this.#points = [];
+    for (const c of this.#oldCipher) c.key.destroy();
+    this.#oldCipher = [];
+    this.#applied = null;
+    this.#status = "waiting";
+    for (const listener of [...this.#lostListeners]) listener();
+  }
+
+  /** Calls `listener` each time the key is dropped to be recovered again (see {@link refresh}). */
+  onLost(listener: () => void): () => void {
+    this.#lostListeners.add(listener);
+    return () => this.#lostListeners.delete(listener);
   }
 
   #become(status: "pending" | "ready", keyring: Keyring, points: Uint8Array[]): void {
-    if (this.#keyring && this.#keyring !== keyring) this.#keyring.destroy();
+    for (const ring of this.#rings.values()) if (ring !== keyring) ring.destroy();
+    this.#rings.clear();
+    this.#rings.set(1, keyring);
     for (const p of this.#points) if (!points.includes(p)) p.fill(0);
-    this.#keyring = keyring;
     this.#points = points;
+    this.#current = 1;
+    this.#keeperGen = 1;
     this.#status = status;
-    if (status === "ready") { for (const listener of [...this.#listeners]) listener(); }
+    if (status === "ready") this.#ready();
+  }
+
+  #ready(): void {
+    this.#status = "ready";
+    for (const listener of [...this.#listeners]) listener();
   }
 
   /** For the memory backend: a random key of this process only, ready at once, no shares. */
@@ -135,30 +345,38 @@ export class RootKeyState {
     if (all.length < this.threshold) {
       return { outcome: "rejected", reason: "not enough shares", suspectShares: [] };
     }
-    const check = await this.#readKeyCheck();
-    if (check) return await this.#adoptChecked(all, check);
+    const read = await this.readRecord();
+    if (read) return await this.#adoptChecked(all, read);
     return await this.#adoptFirst(all, origin);
   }
 
-  async #adoptChecked(all: Uint8Array[], check: Uint8Array): Promise<AdoptResult> {
+  async #adoptChecked(all: Uint8Array[], read: RecordRead): Promise<AdoptResult> {
+    const { record } = read;
     let tried = 0;
     for (const subset of subsets(all, this.threshold)) {
       if (++tried > MAX_SUBSETS) break;
       const key = await combineShares(subset);
       const keyring = new Keyring(key);
       key.fill(0);
-      if (!keyring.verifyKeyCheck(check)) {
+      const gen = Object.entries(record.checks)
+        .find(([, check]) => keyring.verifyKeyCheck(fromBase64(check)))?.[0];
+      if (gen === undefined) {
         keyring.destroy();
         continue;
       }
       const wrongShares: number[] = [];
-      for (const share of all) {
+      // During a rotation some Keepers may still hold the other generation's share: not a fault.
+      for (const share of record.state === "stable" ? all : []) {
         if (subset.includes(share)) continue;
         if (!equalBytes(await shareAt(subset, shareIndex(share)), share)) {
           wrongShares.push(shareIndex(share));
         }
       }
-      this.#become("ready", keyring, subset.map((s) => s.slice()));
+      for (const ring of this.#rings.values()) ring.destroy();
+      this.#rings.clear();
+      this.#rings.set(Number(gen), keyring);
+      this.#apply(read, subset.map((s) => s.slice()));
+      this.#ready();
       return { outcome: "ready", wrongShares };
     }
     return {
@@ -166,6 +384,13 @@ export class RootKeyState {
       reason: "no set of shares gives the root key that the stored key-check record was made with",
       suspectShares: all.map(shareIndex),
     };
+  }
+
+  /** The generation a rotation retired `share` with, or null (it is no retired key's share). */
+  async retiredGeneration(share: Uint8Array): Promise<number | null> {
+    const read = await this.readRecord();
+    const digest = shareDigest(share);
+    return read?.record.retired.find((r) => r.shares.includes(digest))?.gen ?? null;
   }
 
   async #adoptFirst(all: Uint8Array[], origin: "keepers" | "restore"): Promise<AdoptResult> {
@@ -204,7 +429,7 @@ export class RootKeyState {
 
   #sameKey(keyring: Keyring): boolean {
     const probe = keyring.makeKeyCheck();
-    return this.#keyring?.verifyKeyCheck(probe) ?? false;
+    return this.#rings.get(1)?.verifyKeyCheck(probe) ?? false;
   }
 
   /**
@@ -212,8 +437,8 @@ export class RootKeyState {
    * the key-check record, unless one appeared meanwhile that disagrees.
    */
   async confirmPending(): Promise<boolean> {
-    if (this.#status !== "pending" || !this.#keyring) return this.#status === "ready";
-    const keyring = this.#keyring;
+    const keyring = this.#rings.get(1);
+    if (this.#status !== "pending" || !keyring) return this.#status === "ready";
     const stored = await this.#writeKeyCheck(keyring);
     if (!keyring.verifyKeyCheck(stored)) return false;
     this.#become("ready", keyring, this.#points);
@@ -244,7 +469,10 @@ export class RootKeyState {
     return equalBytes(await shareAt(this.#points, shareIndex(share)), share);
   }
 
-  /** Every Keeper's share (x = 1..n), derived afresh; the caller zeroes them after use. */
+  /**
+   * Every Keeper's share (x = 1..n) of the generation the Keepers hold (during
+   * a rotation's handover: the new one), derived afresh; the caller zeroes them.
+   */
   async shares(): Promise<Uint8Array[]> {
     if (this.#status !== "ready") throw new Error("the root key is not known");
     return await sharesFor(this.#points, this.shareCount);

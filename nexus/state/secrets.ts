@@ -27,8 +27,43 @@
  */
 
 import { ApiError, notFound } from "../../lib/api/errors.ts";
-import { type AeadKey, IntegrityError } from "../../lib/crypto/aead.ts";
-import { compareAndSet, type Store, type StoreKey, type StoreTransaction } from "../store/store.ts";
+import {
+  IntegrityError,
+  sealedGeneration,
+  type SealingKey,
+  UnknownGenerationError,
+} from "../../lib/crypto/aead.ts";
+import {
+  compareAndSet,
+  type Store,
+  type StoreEntry,
+  type StoreKey,
+  type StoreTransaction,
+} from "../store/store.ts";
+
+/**
+ * The root key's generations, as the records' users see them (see
+ * `rootkey.ts`): a write guards its commit, a read that meets a generation
+ * it does not know learns the keyring record again and tries once more.
+ */
+export interface Generations {
+  guard(tx: StoreTransaction): Promise<void>;
+  refresh(): Promise<void>;
+}
+
+/** Runs `read`; when it met a generation another replica made, learns it and runs it again. */
+export async function withGenerations<T>(
+  generations: Generations | undefined,
+  read: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await read();
+  } catch (e) {
+    if (!(e instanceof UnknownGenerationError) || !generations) throw e;
+    await generations.refresh();
+    return await read();
+  }
+}
 
 /** One version's bookkeeping. */
 export interface VersionRecord {
@@ -144,9 +179,11 @@ export class Secrets {
   constructor(
     readonly store: Store,
     /** The secrets sub-key; throws when the root key is not known. */
-    readonly key: () => AeadKey,
+    readonly key: () => SealingKey,
     /** Versions to keep per path, read at each write. */
     readonly maxVersions: () => number,
+    /** The root key's generations (absent: one key, as in unit tests). */
+    readonly generations?: Generations,
   ) {}
 
   #openMeta(path: string, value: Uint8Array): MetaRead {
@@ -208,6 +245,7 @@ export class Secrets {
       path,
       () =>
         compareAndSet(this.store, metaKey(path), async (entry, tx) => {
+          await this.generations?.guard(tx);
           const read = entry && this.#openMeta(path, entry.value);
           const { meta, result, inline } = change(read?.meta ?? null, tx);
           const copy = inline !== undefined
@@ -256,7 +294,11 @@ export class Secrets {
   }
 
   /** A version's values (0: the current one); 404 when missing or deleted. */
-  async get(path: string, version: number): Promise<Record<string, string>> {
+  get(path: string, version: number): Promise<Record<string, string>> {
+    return withGenerations(this.generations, () => this.#get(path, version));
+  }
+
+  async #get(path: string, version: number): Promise<Record<string, string>> {
     const read = await this.#readMeta(path);
     if (!read) throw notFound();
     const { meta, inline } = read;
@@ -399,11 +441,58 @@ export class Secrets {
 
   /** A path's metadata, with the same existence rules as {@link get}. */
   async metadata(path: string, version: number): Promise<SecretMeta> {
-    const meta = (await this.#readMeta(path))?.meta;
+    const meta = (await withGenerations(this.generations, () => this.#readMeta(path)))?.meta;
     if (!meta) throw notFound();
     const v = version === 0 ? meta.current : version;
     const record = meta.versions[v];
     if (v === 0 || !record || record.deleted !== null) throw notFound();
     return meta;
+  }
+
+  /**
+   * Re-seals under the current generation every record of `path` that is not
+   * under it: the metadata (with its copy of the current data) and the
+   * version data named in `stale` (keys, as listed). One commit, checked
+   * against the metadata and each record, so a concurrent write wins and the
+   * path is tried again. Returns how many records were re-sealed, and the
+   * stale keys no metadata names (never read, so left as they are).
+   */
+  async reseal(
+    path: string,
+    stale: readonly StoreKey[],
+    isCurrent: (gen: number) => boolean,
+  ): Promise<{ resealed: number; orphans: StoreKey[] }> {
+    return await this.#serially(
+      path,
+      () =>
+        compareAndSet(this.store, metaKey(path), async (entry, tx) => {
+          await this.generations?.guard(tx);
+          if (!entry) return { resealed: 0, orphans: [...stale] };
+          const { meta, inline } = this.#openMeta(path, entry.value);
+          const key = this.key();
+          let count = 0;
+          const orphans: StoreKey[] = [];
+          for (const k of stale) {
+            const v = Number(k[2]), chunk = Number(k[3]);
+            const record = meta.versions[v];
+            if (!record) orphans.push(k);
+            const data: StoreEntry | null = record ? await this.store.get(k) : null;
+            if (!data || isCurrent(sealedGeneration(data.value))) continue;
+            const aad = dataAad(path, v, chunk, chunksOf(record));
+            tx.check(k, data.versionstamp).set(k, key.seal(key.open(data.value, aad), aad));
+            count++;
+          }
+          // A copy of a version that is no longer current is never read: it is dropped.
+          const copy = !inline || inline.version !== meta.current ? null : {
+            version: inline.version,
+            sealed: isCurrent(sealedGeneration(inline.sealed)) ? inline.sealed : key.seal(
+              key.open(inline.sealed, dataAad(path, inline.version, 0, 1)),
+              dataAad(path, inline.version, 0, 1),
+            ),
+          };
+          tx.set(metaKey(path), this.#sealMeta(meta, copy));
+          return { resealed: count + 1, orphans };
+        }, { attempts: 200, what: path }),
+    );
   }
 }

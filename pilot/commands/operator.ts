@@ -15,6 +15,7 @@ import { withNexus } from "../connect.ts";
 import { Exit } from "../exit.ts";
 import { readSecretLine, userPath } from "../input.ts";
 import { backup, restoreBackup } from "./operator_backup.ts";
+import { rotate } from "./rotate.ts";
 
 const RECOVERY_FILE = /^spike\.recovery\.\d+\.txt$/;
 
@@ -109,6 +110,16 @@ const restore: Command = {
     }
     try {
       const status = await withNexus("pilot-restore", (nexus) => nexus.restore(share));
+      if (status.retiredGeneration) {
+        throw new CliError(
+          `share ${
+            shareIndex(share)
+          } belongs to root key generation ${status.retiredGeneration}, ` +
+            "which a rotation retired; it was not counted. Use the recovery files made after " +
+            "the last rotation (spike operator recover)",
+          Exit.failure,
+        );
+      }
       if (status.restored) {
         console.log("Nexus has its root key back and is serving.");
       } else {
@@ -126,6 +137,6 @@ const restore: Command = {
 /** `spike operator`. */
 export const operatorCommands: CommandGroup = {
   name: "operator",
-  summary: "Break-the-glass recovery of the root key",
-  commands: [recover, restore, backup, restoreBackup],
+  summary: "Break-the-glass recovery, root key rotation and backups",
+  commands: [recover, restore, rotate, backup, restoreBackup],
 };

@@ -1,0 +1,205 @@
+import assert from "node:assert/strict";
+import type { KeeperClient } from "../../lib/client/keeper.ts";
+import { sealedGeneration } from "../../lib/crypto/aead.ts";
+import { shareIndex, splitRootKey } from "../../lib/crypto/shamir.ts";
+import { createLogger } from "../../lib/log/log.ts";
+import { openMemoryStore } from "../store/kv.ts";
+import type { Store } from "../store/store.ts";
+import { decodeMetaRecord } from "./secrets.ts";
+import { KeeperLink } from "./keepers.ts";
+import { Policies } from "./policies.ts";
+import { RestoreCollector } from "./restore.ts";
+import { RootKeyState } from "./rootkey.ts";
+import { Rotation, RotationWaiting } from "./rotation.ts";
+import { Secrets } from "./secrets.ts";
+
+const KEEPERS = [1, 2, 3].map((index) => ({ index, url: `https://keeper-${index}` }));
+const json = (values: Record<string, string>) => new TextEncoder().encode(JSON.stringify(values));
+
+/** Keepers in memory; `down` ones refuse every call. */
+function fakeKeepers(initial: Uint8Array[]) {
+  const held = new Map(initial.map((s) => [shareIndex(s), s.slice()]));
+  const down = new Set<number>();
+  const index = (url: string) => Number(url.at(-1));
+  const client = {
+    contribute: (url: string, share: Uint8Array) => {
+      if (down.has(index(url))) return Promise.reject(new Error("down"));
+      held.set(index(url), share.slice());
+      return Promise.resolve();
+    },
+    shard: (url: string) => {
+      if (down.has(index(url))) return Promise.reject(new Error("down"));
+      return Promise.resolve(held.get(index(url))?.slice() ?? null);
+    },
+  } as unknown as KeeperClient;
+  return { held, down, client };
+}
+
+/** One Nexus process's objects on `store`. */
+function nexus(store: Store, client: KeeperClient) {
+  const state = new RootKeyState(2, 3, store);
+  const secrets = new Secrets(store, () => state.sealing("secrets"), () => 10, state);
+  const policies = new Policies(store, () => state.sealing("policies"), state);
+  const log = createLogger("test", "ERROR", () => {});
+  const keepers = new KeeperLink({
+    state,
+    keepers: KEEPERS,
+    client,
+    log,
+    updateIntervalMs: 60_000,
+  });
+  const rotation = new Rotation({ state, store, secrets, policies, keepers, log });
+  return { state, secrets, policies, keepers, rotation };
+}
+
+async function untilReady(n: { state: RootKeyState }): Promise<void> {
+  for (let i = 0; i < 200 && n.state.status !== "ready"; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.equal(n.state.status, "ready");
+}
+
+async function everyRecordUnder(store: Store, gen: number): Promise<void> {
+  for (const e of await store.list(["secret-meta"])) {
+    const { sealedMeta, inline } = decodeMetaRecord(e.value);
+    assert.equal(sealedGeneration(sealedMeta), gen, `meta ${e.key}`);
+    if (inline) assert.equal(sealedGeneration(inline.sealed), gen, `inline ${e.key}`);
+  }
+  for (const prefix of ["secret-data", "policy"]) {
+    for (const e of await store.list([prefix])) {
+      assert.equal(sealedGeneration(e.value), gen, `${e.key}`);
+    }
+  }
+}
+
+Deno.test("rotation re-seals every record, keeps cipher text readable, and retires the old shares", async () => {
+  const store = await openMemoryStore();
+  try {
+    const oldShares = await splitRootKey(crypto.getRandomValues(new Uint8Array(32)), 3, 2);
+    const keepers = fakeKeepers(oldShares);
+    const a = nexus(store, keepers.client);
+    await a.state.adopt(
+      new Map(oldShares.slice(0, 2).map((s) => [shareIndex(s), s.slice()])),
+      "restore",
+    );
+    for (let i = 0; i < 30; i++) await a.secrets.put(`app/${i}`, json({ v: `one-${i}` }));
+    await a.secrets.put("app/0", json({ v: "two-0" }));
+    await a.policies.put({
+      name: "p",
+      spiffeIdPattern: "^spiffe://x/.*$",
+      pathPattern: "^app/",
+      permissions: ["read"],
+    });
+    const cipherKey = a.state.key("cipher");
+    const before = cipherKey.encrypt(json({ c: "before" }), "spike/cipher/v1");
+    await everyRecordUnder(store, 1);
+
+    // A second replica that knows only generation 1 until it meets generation 2.
+    const b = nexus(store, keepers.client);
+    await b.state.adopt(
+      new Map(oldShares.slice(1, 3).map((s) => [shareIndex(s), s.slice()])),
+      "keepers",
+    );
+
+    const done = await a.rotation.begin();
+    assert.deepEqual({ from: done.from, to: done.to, done: done.done }, {
+      from: 1,
+      to: 2,
+      done: true,
+    });
+    assert.equal(a.state.generation, 2);
+    await everyRecordUnder(store, 2);
+    for (const s of oldShares) assert.notDeepEqual(keepers.held.get(shareIndex(s)), s);
+
+    // The replica held only the retired key: it answers 503 once, gets the new one from the
+    // Keepers by itself, then reads and writes under generation 2.
+    await assert.rejects(b.secrets.get("app/0", 0), /not_ready/);
+    await untilReady(b);
+    assert.deepEqual(await b.secrets.get("app/0", 0), { v: "two-0" });
+    assert.deepEqual(await b.secrets.get("app/0", 1), { v: "one-0" });
+    assert.equal(b.state.generation, 2);
+    await b.secrets.put("app/new", json({ v: "after" }));
+    await everyRecordUnder(store, 2);
+    assert.equal((await b.policies.get("p")).pathPattern, "^app/");
+
+    // Cipher text made before the rotation still decrypts, under the old cipher key only.
+    const opened = a.state.cipherKeys().map((k) => {
+      try {
+        return new TextDecoder().decode(
+          k.decrypt(before.nonce, before.ciphertext, "spike/cipher/v1"),
+        );
+      } catch {
+        return null;
+      }
+    }).filter((x) => x !== null);
+    assert.deepEqual(opened, ['{"c":"before"}']);
+
+    // A restarted Nexus gets generation 2 from the Keepers; the old shares give nothing.
+    const c = nexus(store, keepers.client);
+    const fresh = new Map([...keepers.held].slice(0, 2).map(([i, s]) => [i, s.slice()]));
+    assert.equal((await c.state.adopt(fresh, "keepers")).outcome, "ready");
+    assert.equal(c.state.generation, 2);
+    assert.deepEqual(await c.secrets.get("app/29", 0), { v: "one-29" });
+    const stale = nexus(store, keepers.client);
+    const old = new Map(oldShares.slice(0, 2).map((s) => [shareIndex(s), s.slice()]));
+    assert.equal((await stale.state.adopt(old, "restore")).outcome, "rejected");
+    const restore = new RestoreCollector(stale.state);
+    const step = await restore.offer(1, oldShares[0].slice());
+    assert.equal(step.outcome, "retired");
+    assert.equal(step.outcome === "retired" && step.generation, 1);
+    for (const n of [a, b, c, stale]) n.keepers.stop();
+  } finally {
+    await store.close();
+  }
+});
+
+Deno.test("a rotation waits for a missing Keeper, survives a restart in the handover, then finishes", async () => {
+  const store = await openMemoryStore();
+  try {
+    const oldShares = await splitRootKey(crypto.getRandomValues(new Uint8Array(32)), 3, 2);
+    const keepers = fakeKeepers(oldShares);
+    const a = nexus(store, keepers.client);
+    await a.state.adopt(
+      new Map(oldShares.slice(0, 2).map((s) => [shareIndex(s), s.slice()])),
+      "restore",
+    );
+    await a.secrets.put("x", json({ v: "1" }));
+    keepers.down.add(3);
+    await assert.rejects(a.rotation.begin(), RotationWaiting);
+    // Keepers 1 and 2 hold generation 2's shares, 3 still generation 1's: records are under 1.
+    await everyRecordUnder(store, 1);
+    keepers.down.delete(3);
+
+    // "kill -9": a new process with only what the Keepers hold, and shares of both generations.
+    const b = nexus(store, keepers.client);
+    const mixed = new Map([...keepers.held].map(([i, s]) => [i, s.slice()]));
+    assert.equal((await b.state.adopt(mixed, "keepers")).outcome, "ready");
+    assert.deepEqual(await b.secrets.get("x", 0), { v: "1" });
+    await b.secrets.put("x", json({ v: "2" })); // still under generation 1 during the handover
+    const done = await b.rotation.resume();
+    assert.equal(done.done, true);
+    assert.equal(done.to, 2);
+    await everyRecordUnder(store, 2);
+    assert.deepEqual(await b.secrets.get("x", 1), { v: "1" });
+    assert.deepEqual(await b.secrets.get("x", 0), { v: "2" });
+    // The first process holds generation 2 from its own start: it reads without a store look at
+    // the keyring, and its next write learns the record (the commit's check) and seals under 2.
+    assert.deepEqual(await a.secrets.get("x", 0), { v: "2" });
+    await a.secrets.put("y", json({ v: "a" }));
+    assert.equal(a.state.generation, 2);
+    await everyRecordUnder(store, 2);
+    // A second rotation goes to generation 3 and still reads everything.
+    const again = await b.rotation.begin();
+    assert.deepEqual([again.from, again.to], [2, 3]);
+    await everyRecordUnder(store, 3);
+    // Generation 2 is retired now: the first process must go back to the Keepers.
+    await assert.rejects(a.secrets.get("x", 1), /not_ready/);
+    await untilReady(a);
+    assert.deepEqual(await a.secrets.get("x", 1), { v: "1" });
+    assert.equal(a.state.generation, 3);
+    a.keepers.stop();
+    b.keepers.stop();
+  } finally {
+    await store.close();
+  }
+});
