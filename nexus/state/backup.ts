@@ -26,6 +26,8 @@ import {
   type RestoreBackupResponse,
 } from "../../lib/api/backup.ts";
 import type { Logger } from "../../lib/log/log.ts";
+import { fromBase64 } from "../../lib/api/json.ts";
+import { decodeRecord, KEYRING_KEY } from "./keyring_record.ts";
 import { KEY_CHECK_KEY, type RootKeyState } from "./rootkey.ts";
 import { snapshotOf } from "../store/snapshot.ts";
 import type { Store, StoreKey } from "../store/store.ts";
@@ -38,11 +40,12 @@ const INTERNAL_PREFIXES = new Set(["kv-parts"]);
 
 const keyId = (key: StoreKey) => JSON.stringify(key);
 const KEY_CHECK_ID = keyId(KEY_CHECK_KEY);
+const KEYRING_ID = keyId(KEYRING_KEY);
 
 /** A consistent snapshot of `store`, as a backup file. */
 export async function takeBackup(store: Store, backend: string): Promise<Uint8Array> {
   const entries = await snapshotOf(store);
-  if (!entries.some((e) => keyId(e.key) === KEY_CHECK_ID)) {
+  if (!entries.some((e) => keyId(e.key) === KEY_CHECK_ID || keyId(e.key) === KEYRING_ID)) {
     throw new Error("the store has no key-check record: there is nothing to back up");
   }
   return encodeBackup(entries, { backend });
@@ -63,9 +66,54 @@ export function checkBackup(deps: RestoreDeps, bytes: Uint8Array): Backup {
       throw badRequest("not a usable backup: it holds a backend's internal record");
     }
   }
+  const ring = backup.records.find((r) => keyId(r.key) === KEYRING_ID);
+  if (ring) return checkRotatedBackup(deps, backup, ring.value);
   const check = backup.records.find((r) => keyId(r.key) === KEY_CHECK_ID);
   if (!check) throw badRequest("not a usable backup: it has no key-check record");
   if (!deps.state.acceptsKeyCheck(check.value)) {
+    deps.log.error(
+      "backup restore refused: the backup was made under another root key than this Nexus " +
+        "holds; nothing was written",
+    );
+    throw badRequest("the backup was made under another root key");
+  }
+  return backup;
+}
+
+/**
+ * A backup of a store whose key was rotated carries the keyring record (the
+ * original key-check is gone). It restores only into a Nexus that already
+ * holds that record's current generation, ready: a fresh Nexus, pending on
+ * shares from the Keepers, has no way to learn the older generations it
+ * names, so it is refused rather than half restored.
+ */
+function checkRotatedBackup(deps: RestoreDeps, backup: Backup, bytes: Uint8Array): Backup {
+  let current: number;
+  let check: string | undefined;
+  try {
+    const record = decodeRecord(bytes);
+    if (record.state !== "stable") {
+      throw badRequest(
+        "the backup was taken during a root key rotation: take it again once the rotation is done",
+      );
+    }
+    current = record.current;
+    check = record.checks[String(current)];
+  } catch (e) {
+    if (e instanceof ApiError) throw e;
+    throw badRequest("not a usable backup: its keyring record cannot be read");
+  }
+  if (deps.state.status !== "ready" || deps.state.generation !== current) {
+    deps.log.error(
+      "backup restore refused: the backup was made under root key generation " +
+        `${current}, which this Nexus does not hold ready; nothing was written`,
+    );
+    throw badRequest(
+      `the backup was made under root key generation ${current}: restore it into a Nexus ` +
+        "that holds that generation (ready)",
+    );
+  }
+  if (check === undefined || !deps.state.acceptsKeyCheck(fromBase64(check))) {
     deps.log.error(
       "backup restore refused: the backup was made under another root key than this Nexus " +
         "holds; nothing was written",
@@ -87,7 +135,9 @@ export async function restoreBackup(
 ): Promise<RestoreBackupResponse> {
   const { store, state, log } = deps;
   const backup = checkBackup(deps, bytes);
-  const existing = (await store.list([])).filter((e) => keyId(e.key) !== KEY_CHECK_ID);
+  const existing = (await store.list([])).filter((e) =>
+    keyId(e.key) !== KEY_CHECK_ID && keyId(e.key) !== KEYRING_ID
+  );
   if (existing.length > 0 && !force) {
     log.error("backup restore refused: the store is not empty; nothing was written", {
       records: existing.length,
@@ -97,7 +147,7 @@ export async function restoreBackup(
   const incoming = new Set(backup.records.map((r) => keyId(r.key)));
   const stale = existing.filter((e) => !incoming.has(keyId(e.key)));
   const records = backup.records.filter((r) => keyId(r.key) !== KEY_CHECK_ID);
-  const check = backup.records.find((r) => keyId(r.key) === KEY_CHECK_ID)!;
+  const check = backup.records.find((r) => keyId(r.key) === KEY_CHECK_ID);
 
   let tx = store.atomic();
   let count = 0;
@@ -121,9 +171,10 @@ export async function restoreBackup(
   }
   await flush();
   // Last: on a fresh Nexus this is what makes the store one that this key opens.
-  if ((await store.get(KEY_CHECK_KEY)) === null) {
+  if (check && (await store.get(KEY_CHECK_KEY)) === null) {
     await store.atomic().check(KEY_CHECK_KEY, null).set(KEY_CHECK_KEY, check.value).commit();
   }
+  if (!check) await state.refresh(); // a rotated store's keyring record, written above
   if (state.status === "pending" && !(await state.confirmPending())) {
     throw new Error("the key-check record changed during the restore");
   }

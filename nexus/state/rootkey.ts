@@ -459,8 +459,9 @@ export class RootKeyState {
    * ready or pending (a backup's key check, before its records are loaded).
    */
   acceptsKeyCheck(record: Uint8Array): boolean {
-    if (this.#status === "waiting" || !this.#keyring) return false;
-    return this.#keyring.verifyKeyCheck(record);
+    const ring = this.#rings.get(this.#current);
+    if (this.#status === "waiting" || !ring) return false;
+    return ring.verifyKeyCheck(record);
   }
 
   /** True when `share` is, at its index, a share of the key in use (false without a ready key). */

@@ -7,12 +7,14 @@ import { openMemoryStore } from "../store/kv.ts";
 import type { Store } from "../store/store.ts";
 import { decodeMetaRecord } from "./secrets.ts";
 import { KeeperLink } from "./keepers.ts";
+import { restoreBackup, takeBackup } from "./backup.ts";
 import { Policies } from "./policies.ts";
 import { RestoreCollector } from "./restore.ts";
 import { RootKeyState } from "./rootkey.ts";
 import { Rotation, RotationWaiting } from "./rotation.ts";
 import { Secrets } from "./secrets.ts";
 
+const quiet = createLogger("test", "ERROR", () => {});
 const KEEPERS = [1, 2, 3].map((index) => ({ index, url: `https://keeper-${index}` }));
 const json = (values: Record<string, string>) => new TextEncoder().encode(JSON.stringify(values));
 
@@ -147,6 +149,32 @@ Deno.test("rotation re-seals every record, keeps cipher text readable, and retir
     const step = await restore.offer(1, oldShares[0].slice());
     assert.equal(step.outcome, "retired");
     assert.equal(step.outcome === "retired" && step.generation, 1);
+
+    // A backup after the rotation carries the keyring record: it restores into a Nexus that
+    // holds generation 2, and is refused, changing nothing, by one that has no key yet.
+    const backup = await takeBackup(store, "memory");
+    const fresh2 = await openMemoryStore();
+    try {
+      const pending = nexus(fresh2, keepers.client);
+      await pending.state.adopt(
+        new Map([...keepers.held].slice(0, 2).map(([i, s]) => [i, s.slice()])),
+        "keepers",
+      );
+      await assert.rejects(
+        restoreBackup({ store: fresh2, state: pending.state, log: quiet }, backup, true),
+        /generation 2: restore it into a Nexus that holds that generation/,
+      );
+      assert.deepEqual(await fresh2.list(["secret-meta"]), []);
+      pending.keepers.stop();
+    } finally {
+      await fresh2.close();
+    }
+    await a.secrets.put("app/after-backup", json({ v: "x" }));
+    const restored = await restoreBackup({ store, state: a.state, log: quiet }, backup, true);
+    assert.ok(restored.records > 30);
+    assert.equal(await store.get(["secret-meta", "app/after-backup"]), null);
+    assert.deepEqual(await a.secrets.get("app/0", 0), { v: "two-0" });
+    assert.equal(a.state.generation, 2);
     for (const n of [a, b, c, stale]) n.keepers.stop();
   } finally {
     await store.close();
