@@ -14,7 +14,7 @@ import type { RoleSet } from "../lib/identity/roles.ts";
 import type { AuditFile } from "../lib/log/audit.ts";
 import type { Logger } from "../lib/log/log.ts";
 import { identityFor, onShutdown } from "../lib/program/program.ts";
-import { authorizeMatching } from "../lib/tls/authorize.ts";
+import { adaptMatcher } from "../lib/tls/authorize.ts";
 import { createMtlsAgent } from "../lib/tls/client.ts";
 import type { NexusConfig } from "./config.ts";
 import type { NexusContext } from "./context.ts";
@@ -43,7 +43,7 @@ export async function startNexus(
   const source = await identityFor("nexus", log);
   const agent = !config.profile.keepers ? undefined : createMtlsAgent({
     source,
-    authorizer: authorizeMatching((id) => roles.has(id, "keeper"), "a SPIKE Keeper ID"),
+    authorizer: adaptMatcher((id) => roles.has(id, "keeper"), "a SPIKE Keeper ID"),
   });
   const keeperProbe = agent &&
     new KeeperProbe(config.keepers, new KeeperClient(agent, DEFAULT_PROBE_TIMEOUT_MS));
