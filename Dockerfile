@@ -14,6 +14,7 @@ COPY keeper ./keeper
 COPY bootstrap ./bootstrap
 COPY pilot ./pilot
 COPY dev ./dev
+COPY launch ./launch
 COPY scripts ./scripts
 RUN deno install --frozen
 # Permissions are baked into each binary (scripts/release.ts, launch/flags.ts), with HOME as in the image.

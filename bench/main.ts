@@ -25,6 +25,7 @@ import { freePort, type Identity, spawnProgram, Stack } from "../dev/stack/harne
 import { LAUNCHER_ENV } from "../launch/command.ts";
 import type { LoadSpec } from "./loadgen.ts";
 import { benchPostgres, postgresReport, type PostgresResults } from "./postgres.ts";
+import { scaleRuns } from "./scale.ts";
 import { type CpuStats, median, type RunStats } from "./stats.ts";
 
 /** A workload's figures as the load generator reports them. */
@@ -199,38 +200,14 @@ async function benchBackend(
     out.recoveryMs = { median: median(recoveries), runs: recoveries };
 
     // Scale: get and put throughput with more secrets stored.
-    const scale: Record<string, { stored: number; get: RunStats; put: RunStats }> = {};
-    let stored = 0;
-    for (const target of SCALE) {
-      log(`${backend}: scale, ${target} secrets stored`);
-      if (target > stored) {
-        await loadgen({
-          socket: as("pilot"),
-          url,
-          workload: "seed",
-          prefix: "scale",
-          count: target,
-          paths: target,
-          concurrency: 64,
-        });
-        stored = target;
-      }
-      const get = await loadgen({
-        socket: as("pilot"),
-        url,
-        workload: "get",
-        prefix: "scale",
-        paths: target,
-      });
-      const put = await loadgen({
-        socket: as("pilot"),
-        url,
-        workload: "put",
-        prefix: "scale",
-        paths: target,
-      });
-      scale[String(target)] = { stored: target, get, put };
-    }
+    const scale = await scaleRuns({
+      loadgen,
+      socket: as("pilot"),
+      url,
+      counts: SCALE,
+      label: backend,
+      log,
+    });
     out.scale = scale;
     if (backend === BACKENDS[0]) out.startupMs = await startupTimes(stack);
   } finally {

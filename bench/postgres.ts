@@ -20,16 +20,14 @@ import { PgCluster, POSTGRES_BIN } from "../dev/stack/postgres.ts";
 import { Stack } from "../dev/stack/harness.ts";
 import { isTransient } from "../lib/client/errors.ts";
 import { NexusClient } from "../lib/client/nexus.ts";
-import type { LoadSpec } from "./loadgen.ts";
+import { type RunLoad, scaleRuns } from "./scale.ts";
 import type { RunStats } from "./stats.ts";
 
 /** What the section needs from the bench's driver. */
 export interface PostgresBenchOptions {
   baselineRps: number;
   /** Runs the load generator (bench/main.ts), with the driver's defaults for the rest. */
-  loadgen: (
-    spec: Partial<LoadSpec> & Pick<LoadSpec, "socket" | "url" | "workload">,
-  ) => Promise<RunStats>;
+  loadgen: RunLoad;
   /** Stored-secret counts for the scale runs. */
   scale: number[];
   /** Seconds each run measures (after a one-second warm-up). */
@@ -160,41 +158,17 @@ export async function benchPostgres(o: PostgresBenchOptions): Promise<PostgresRe
       );
     }
 
+    const runs = await scaleRuns({
+      loadgen: o.loadgen,
+      socket,
+      url: urls.join(","),
+      counts: o.scale,
+      label: "postgres",
+      log: o.log,
+    });
     const scale: PostgresResults["scale"] = {};
-    let stored = 0;
-    const all = urls.join(",");
-    for (const target of o.scale) {
-      o.log(`postgres: scale, ${target} secrets stored`);
-      if (target > stored) {
-        await o.loadgen({
-          socket,
-          url: all,
-          workload: "seed",
-          prefix: "scale",
-          count: target,
-          paths: target,
-          concurrency: 64,
-        });
-        stored = target;
-      }
-      const get = await o.loadgen({
-        socket,
-        url: all,
-        workload: "get",
-        prefix: "scale",
-        paths: target,
-      });
-      const put = await o.loadgen({
-        socket,
-        url: all,
-        workload: "put",
-        prefix: "scale",
-        paths: target,
-      });
-      scale[String(target)] = { stored: target, replicas: REPLICAS, get, put };
-      o.log(
-        `postgres: ${target} stored: get ${get.rps} req/s (p99 ${get.p99ms} ms), put ${put.rps}`,
-      );
+    for (const [count, run] of Object.entries(runs)) {
+      scale[count] = { stored: run.stored, replicas: REPLICAS, get: run.get, put: run.put };
     }
     const version = (await pg.psql("SHOW server_version")).trim();
     return {

@@ -19,7 +19,7 @@ import { errorMessage } from "../lib/std/errors.ts";
 import { fatal, identityFor, runProgram } from "../lib/program/program.ts";
 import { retry } from "../lib/std/retry.ts";
 import { RoleSet } from "../lib/identity/roles.ts";
-import { authorizeMatching } from "../lib/tls/authorize.ts";
+import { adaptMatcher } from "../lib/tls/authorize.ts";
 import { createMtlsAgent } from "../lib/tls/client.ts";
 import { loadBootstrapConfig } from "./config.ts";
 
@@ -49,11 +49,11 @@ await runProgram(PROGRAM, async () => {
   const source = await identityFor("bootstrap", log);
   const nexusAgent = createMtlsAgent({
     source,
-    authorizer: authorizeMatching((id) => roles.has(id, "nexus"), "a SPIKE Nexus ID"),
+    authorizer: adaptMatcher((id) => roles.has(id, "nexus"), "a SPIKE Nexus ID"),
   });
   const keeperAgent = createMtlsAgent({
     source,
-    authorizer: authorizeMatching((id) => roles.has(id, "keeper"), "a SPIKE Keeper ID"),
+    authorizer: adaptMatcher((id) => roles.has(id, "keeper"), "a SPIKE Keeper ID"),
   });
   const nexus = new NexusClient({ url: config.nexusUrls, agent: nexusAgent, timeoutMs: 30_000 });
   const keepers = new KeeperClient(keeperAgent, config.keeperTimeoutMs);

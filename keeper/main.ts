@@ -33,7 +33,7 @@ await runProgram("keeper", async () => {
   const [
     { KEEPER_ROUTES },
     { createDispatcher },
-    { authorizeMatching },
+    { adaptMatcher },
     { createMtlsServer },
     { keeperAuditTrail },
     { keeperGuard, keeperHandlers },
@@ -58,7 +58,7 @@ await runProgram("keeper", async () => {
   const server = createMtlsServer({
     ...limits,
     source,
-    authorizer: authorizeMatching(
+    authorizer: adaptMatcher(
       (id) => roles.hasAny(id, "nexus", "bootstrap"),
       "a SPIKE Nexus or Bootstrap ID",
     ),

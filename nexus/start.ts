@@ -9,12 +9,11 @@
 
 import { join } from "node:path";
 import { KeeperClient } from "../lib/client/keeper.ts";
-import { STORE_FILES } from "../lib/config/programs.ts";
 import type { RoleSet } from "../lib/identity/roles.ts";
 import type { AuditFile } from "../lib/log/audit.ts";
 import type { Logger } from "../lib/log/log.ts";
 import { identityFor, onShutdown } from "../lib/program/program.ts";
-import { authorizeMatching } from "../lib/tls/authorize.ts";
+import { adaptMatcher } from "../lib/tls/authorize.ts";
 import { createMtlsAgent } from "../lib/tls/client.ts";
 import type { NexusConfig } from "./config.ts";
 import type { NexusContext } from "./context.ts";
@@ -32,7 +31,7 @@ import { Secrets } from "./state/secrets.ts";
 import { guardStoreFile } from "./store/file_guard.ts";
 import { StoreTimeoutError, withDeadline } from "./store/deadline.ts";
 import { Throttle } from "../lib/log/throttle.ts";
-import { openStore } from "./store/open.ts";
+import { openStore, storeFileOf } from "./store/open.ts";
 
 /** Starts Nexus with a checked configuration; resolves once it listens. */
 export async function startNexus(
@@ -44,7 +43,7 @@ export async function startNexus(
   const source = await identityFor("nexus", log);
   const agent = !config.profile.keepers ? undefined : createMtlsAgent({
     source,
-    authorizer: authorizeMatching((id) => roles.has(id, "keeper"), "a SPIKE Keeper ID"),
+    authorizer: adaptMatcher((id) => roles.has(id, "keeper"), "a SPIKE Keeper ID"),
   });
   const keeperProbe = agent &&
     new KeeperProbe(config.keepers, new KeeperClient(agent, DEFAULT_PROBE_TIMEOUT_MS));
@@ -69,11 +68,7 @@ export async function startNexus(
     keeperProbe,
   });
   // A deleted or replaced data folder must not swallow acknowledged writes.
-  const file = config.backend === "sqlite"
-    ? STORE_FILES.sqlite
-    : config.profile.dataDir
-    ? STORE_FILES.kv
-    : undefined;
+  const file = storeFileOf(config.backend);
   // A disk that stops answering must not hold requests forever (postgres has its own deadline).
   const stalled = new Throttle<StoreTimeoutError>(
     10_000,

@@ -43,3 +43,31 @@ Deno.test("every deno.json task is mentioned in the README", async () => {
   );
   assert.deepEqual(missing, []);
 });
+
+Deno.test("the README's layout table lists every folder in the repository", async () => {
+  const readme = await Deno.readTextFile(join(ROOT, "README.md"));
+  const layout = readme.slice(readme.indexOf("## Layout"));
+  // First cells such as `lib/api/`, or `keeper/`, `bootstrap/`; `pilot/commands/*/` covers subfolders.
+  const rows = layout.split("\n").filter((line) => line.startsWith("| `")).map((line) =>
+    line.split("|")[1]
+  );
+  const listed = rows.flatMap((cell) => [...cell.matchAll(/`([^`]+)\/`/g)].map((m) => m[1]));
+  assert.ok(listed.length > 20, `only ${listed.length} folders in the table: the scan is broken`);
+  const out = await new Deno.Command("git", { args: ["ls-files"], cwd: ROOT, stdout: "piped" })
+    .output();
+  assert.ok(out.success, "git ls-files failed");
+  const folders = new Set(
+    new TextDecoder().decode(out.stdout).split("\n").filter((f) => f.includes("/")).map((f) =>
+      f.slice(0, f.lastIndexOf("/"))
+    ),
+  );
+  const covered = (folder: string) =>
+    listed.includes(folder) ||
+    listed.some((l) => l.endsWith("/*") && dirnameOf(folder) === l.slice(0, -2));
+  const missing = [...folders].filter((f) => !covered(f)).sort();
+  assert.deepEqual(missing, [], `not in the README's Layout table: ${missing.join(", ")}`);
+});
+
+function dirnameOf(path: string): string {
+  return path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : "";
+}

@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { join, relative } from "node:path";
+import { PROGRAMS as REGISTRY } from "../lib/config/programs.ts";
 import { compileCommands, PROGRAMS } from "./release.ts";
 import { bundleHeader } from "../launch/bundle.ts";
 
@@ -35,4 +37,32 @@ Deno.test("a bundle's first lines are sh that runs its launcher and evals its co
     /^\/\/bin\/true; c=\$\(deno run --no-config --no-prompt "--allow-env=[^"]+" "\$0" --spike-launch "\$@"\) \|\| exit; eval "\$c"; exit$/,
   );
   assert.ok(!second.includes("--allow-read"), "a Keeper's launcher reads no file");
+});
+
+Deno.test("the Dockerfile copies every folder the release build and the programs import", async () => {
+  const root = new URL("..", import.meta.url).pathname;
+  const dockerfile = await Deno.readTextFile(join(root, "Dockerfile"));
+  const copied = new Set(
+    [...dockerfile.matchAll(/^COPY (?!--from)(\S+) \.\/\S*$/gm)].map((m) => m[1]),
+  );
+  const entries = ["scripts/release.ts", ...PROGRAMS.map((p) => REGISTRY[p].entry)];
+  const needed = new Set<string>();
+  for (const entry of entries) {
+    const info = await new Deno.Command(Deno.execPath(), {
+      args: ["info", "--json", entry],
+      cwd: root,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.ok(info.success, new TextDecoder().decode(info.stderr));
+    const graph = JSON.parse(new TextDecoder().decode(info.stdout)) as {
+      modules: { specifier: string }[];
+    };
+    for (const { specifier } of graph.modules) {
+      if (!specifier.startsWith("file://")) continue;
+      needed.add(relative(root, new URL(specifier).pathname).split("/")[0]);
+    }
+  }
+  const missing = [...needed].filter((folder) => !copied.has(folder));
+  assert.deepEqual(missing, [], `the Dockerfile's build stage does not COPY ${missing.join(", ")}`);
 });

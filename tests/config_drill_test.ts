@@ -83,334 +83,133 @@ const nexus = (env: Record<string, string>) => ({
   ...env,
 });
 const withSocket = (env: Record<string, string>) => ({ SPIFFE_ENDPOINT_SOCKET: SOCKET, ...env });
+const bare = (env: Record<string, string>) => env;
+
+/**
+ * A case: `program` started with the environment `base` makes (default
+ * {@link nexus}), `variable` set to the invalid `value` beside `also`.
+ */
+function bad(
+  program: Program,
+  variable: string,
+  value: string,
+  { base = nexus, also = {}, ...rest }: {
+    base?: (env: Record<string, string>) => Record<string, string>;
+    also?: Record<string, string>;
+  } & Pick<Case, "args" | "secret"> = {},
+): Case {
+  return { program, variable, env: base({ ...also, [variable]: value }), ...rest };
+}
+
+/** The postgres backend with a database URL that parses. */
+const POSTGRES = {
+  SPIKE_NEXUS_BACKEND_STORE: "postgres",
+  SPIKE_NEXUS_DB_URL: "postgres://spike@localhost:5432/spike",
+};
 
 const CASES: Case[] = [
   // Shamir
-  {
-    program: "nexus",
-    variable: "SPIKE_NEXUS_SHAMIR_THRESHOLD",
-    env: nexus({ SPIKE_NEXUS_SHAMIR_SHARES: "3", SPIKE_NEXUS_SHAMIR_THRESHOLD: "4" }),
-  },
-  {
-    program: "bootstrap",
-    variable: "SPIKE_NEXUS_SHAMIR_THRESHOLD",
-    env: nexus({ SPIKE_NEXUS_SHAMIR_THRESHOLD: "5" }),
-  },
-  {
-    program: "nexus",
-    variable: "SPIKE_NEXUS_SHAMIR_SHARES",
-    env: nexus({ SPIKE_NEXUS_SHAMIR_SHARES: "three" }),
-  },
-  {
-    program: "nexus",
-    variable: "SPIKE_NEXUS_SHAMIR_SHARES",
-    env: nexus({ SPIKE_NEXUS_SHAMIR_SHARES: "4" }),
-  },
+  bad("nexus", "SPIKE_NEXUS_SHAMIR_THRESHOLD", "4", { also: { SPIKE_NEXUS_SHAMIR_SHARES: "3" } }),
+  bad("bootstrap", "SPIKE_NEXUS_SHAMIR_THRESHOLD", "5"),
+  bad("nexus", "SPIKE_NEXUS_SHAMIR_SHARES", "three"),
+  bad("nexus", "SPIKE_NEXUS_SHAMIR_SHARES", "4"),
   // Listen addresses
-  {
-    program: "nexus",
-    variable: "SPIKE_NEXUS_TLS_PORT",
-    env: nexus({ SPIKE_NEXUS_TLS_PORT: ":https" }),
-  },
-  {
-    program: "nexus",
-    variable: "SPIKE_NEXUS_TLS_PORT",
-    env: nexus({ SPIKE_NEXUS_TLS_PORT: ":70000" }),
-  },
-  {
-    program: "nexus",
-    variable: "SPIKE_NEXUS_METRICS_PORT",
-    env: nexus({ SPIKE_NEXUS_METRICS_PORT: ":9090" }),
-  },
-  {
-    program: "nexus",
-    variable: "SPIKE_NEXUS_METRICS_PORT",
-    env: nexus({ SPIKE_NEXUS_METRICS_PORT: "70000" }),
-  },
-  {
-    program: "nexus",
-    variable: "SPIKE_NEXUS_AUDIT_FILE",
-    env: nexus({ SPIKE_NEXUS_AUDIT_FILE: "relative/audit.log" }),
-  },
-  {
-    program: "keeper",
-    variable: "SPIKE_KEEPER_TLS_PORT",
-    env: withSocket({ SPIKE_KEEPER_TLS_PORT: "abc" }),
-  },
-  {
-    program: "keeper",
-    variable: "SPIKE_KEEPER_TLS_PORT",
-    env: withSocket({ SPIKE_KEEPER_TLS_PORT: "127.0.0.1:65536" }),
-  },
+  bad("nexus", "SPIKE_NEXUS_TLS_PORT", ":https"),
+  bad("nexus", "SPIKE_NEXUS_TLS_PORT", ":70000"),
+  bad("nexus", "SPIKE_NEXUS_METRICS_PORT", ":9090"),
+  bad("nexus", "SPIKE_NEXUS_METRICS_PORT", "70000"),
+  bad("nexus", "SPIKE_NEXUS_AUDIT_FILE", "relative/audit.log"),
+  bad("keeper", "SPIKE_KEEPER_TLS_PORT", "abc", { base: withSocket }),
+  bad("keeper", "SPIKE_KEEPER_TLS_PORT", "127.0.0.1:65536", { base: withSocket }),
   // Backend and its settings
-  {
-    program: "nexus",
-    variable: "SPIKE_NEXUS_BACKEND_STORE",
-    env: nexus({ SPIKE_NEXUS_BACKEND_STORE: "mongodb" }),
-  },
-  {
-    program: "nexus",
-    variable: "SPIKE_NEXUS_DATA_DIR",
-    env: nexus({ SPIKE_NEXUS_DATA_DIR: A_FILE }),
-  },
-  {
-    program: "nexus",
-    variable: "SPIKE_NEXUS_DATA_DIR",
-    env: nexus({ SPIKE_NEXUS_BACKEND_STORE: "sqlite", SPIKE_NEXUS_DATA_DIR: A_FILE }),
-  },
-  {
-    program: "nexus",
-    variable: "SPIKE_NEXUS_DB_BUSY_TIMEOUT_MS",
-    env: nexus({ SPIKE_NEXUS_BACKEND_STORE: "sqlite", SPIKE_NEXUS_DB_BUSY_TIMEOUT_MS: "5s" }),
-  },
-  {
-    program: "nexus",
-    variable: "SPIKE_NEXUS_DB_URL",
-    env: nexus({
-      SPIKE_NEXUS_BACKEND_STORE: "postgres",
-      SPIKE_NEXUS_DB_URL: `postgres://spike:${PASSWORD}@db.example:notaport/spike`,
-    }),
+  bad("nexus", "SPIKE_NEXUS_BACKEND_STORE", "mongodb"),
+  bad("nexus", "SPIKE_NEXUS_DATA_DIR", A_FILE),
+  bad("nexus", "SPIKE_NEXUS_DATA_DIR", A_FILE, { also: { SPIKE_NEXUS_BACKEND_STORE: "sqlite" } }),
+  bad("nexus", "SPIKE_NEXUS_DB_BUSY_TIMEOUT_MS", "5s", {
+    also: { SPIKE_NEXUS_BACKEND_STORE: "sqlite" },
+  }),
+  bad("nexus", "SPIKE_NEXUS_DB_URL", `postgres://spike:${PASSWORD}@db.example:notaport/spike`, {
+    also: { SPIKE_NEXUS_BACKEND_STORE: "postgres" },
     secret: PASSWORD,
-  },
-  {
-    program: "nexus",
-    variable: "SPIKE_NEXUS_DB_URL",
-    env: nexus({
-      SPIKE_NEXUS_BACKEND_STORE: "postgres",
-      SPIKE_NEXUS_DB_URL: `host=localhost password=${PASSWORD} sslmode=sometimes`,
-    }),
+  }),
+  bad("nexus", "SPIKE_NEXUS_DB_URL", `host=localhost password=${PASSWORD} sslmode=sometimes`, {
+    also: { SPIKE_NEXUS_BACKEND_STORE: "postgres" },
     secret: PASSWORD,
-  },
+  }),
   {
     program: "nexus",
     variable: "SPIKE_NEXUS_DB_URL",
     env: nexus({ SPIKE_NEXUS_BACKEND_STORE: "postgres" }),
   },
-  {
-    program: "nexus",
-    variable: "SPIKE_NEXUS_DB_MAX_OPEN_CONNS",
-    env: nexus({
-      SPIKE_NEXUS_BACKEND_STORE: "postgres",
-      SPIKE_NEXUS_DB_URL: "postgres://spike@localhost:5432/spike",
-      SPIKE_NEXUS_DB_MAX_OPEN_CONNS: "0",
-    }),
-  },
-  {
-    program: "nexus",
-    variable: "SPIKE_NEXUS_DB_OPERATION_TIMEOUT",
-    env: nexus({
-      SPIKE_NEXUS_BACKEND_STORE: "postgres",
-      SPIKE_NEXUS_DB_URL: "postgres://spike@localhost:5432/spike",
-      SPIKE_NEXUS_DB_OPERATION_TIMEOUT: "15 seconds",
-    }),
-  },
+  bad("nexus", "SPIKE_NEXUS_DB_MAX_OPEN_CONNS", "0", {
+    also: POSTGRES,
+  }),
+  bad("nexus", "SPIKE_NEXUS_DB_OPERATION_TIMEOUT", "15 seconds", {
+    also: POSTGRES,
+  }),
   // Keepers
-  {
-    program: "nexus",
-    variable: "SPIKE_NEXUS_KEEPER_PEERS",
-    env: nexus({
-      SPIKE_NEXUS_KEEPER_PEERS:
-        "http://localhost:9443,https://localhost:9543,https://localhost:9643",
-    }),
-  },
-  {
-    program: "bootstrap",
-    variable: "SPIKE_NEXUS_KEEPER_PEERS",
-    env: nexus({ SPIKE_NEXUS_KEEPER_PEERS: "localhost:9443,localhost:9543,localhost:9643" }),
-  },
+  bad(
+    "nexus",
+    "SPIKE_NEXUS_KEEPER_PEERS",
+    "http://localhost:9443,https://localhost:9543,https://localhost:9643",
+  ),
+  bad("bootstrap", "SPIKE_NEXUS_KEEPER_PEERS", "localhost:9443,localhost:9543,localhost:9643"),
   { program: "nexus", variable: "SPIKE_NEXUS_KEEPER_PEERS", env: withSocket({}) },
-  {
-    program: "nexus",
-    variable: "SPIKE_NEXUS_KEEPER_UPDATE_INTERVAL",
-    env: nexus({ SPIKE_NEXUS_KEEPER_UPDATE_INTERVAL: "5 minutes" }),
-  },
-  {
-    program: "nexus",
-    variable: "SPIKE_NEXUS_KEEPER_UPDATE_INTERVAL",
-    env: nexus({ SPIKE_NEXUS_KEEPER_UPDATE_INTERVAL: "-5m" }),
-  },
+  bad("nexus", "SPIKE_NEXUS_KEEPER_UPDATE_INTERVAL", "5 minutes"),
+  bad("nexus", "SPIKE_NEXUS_KEEPER_UPDATE_INTERVAL", "-5m"),
   // Limits
-  {
-    program: "nexus",
-    variable: "SPIKE_HTTP_SERVER_READ_HEADER_TIMEOUT",
-    env: nexus({ SPIKE_HTTP_SERVER_READ_HEADER_TIMEOUT: "10" }),
-  },
-  {
-    program: "keeper",
-    variable: "SPIKE_HTTP_SERVER_MAX_CONNECTIONS_PER_PEER",
-    env: withSocket({ SPIKE_HTTP_SERVER_MAX_CONNECTIONS_PER_PEER: "lots" }),
-  },
-  {
-    program: "nexus",
-    variable: "SPIKE_NEXUS_RATE_LIMIT_READS",
-    env: nexus({ SPIKE_NEXUS_RATE_LIMIT_READS: "fast" }),
-  },
-  {
-    program: "nexus",
-    variable: "SPIKE_HTTP_SERVER_MAX_CONNECTIONS",
-    env: nexus({ SPIKE_HTTP_SERVER_MAX_CONNECTIONS: "-3" }),
-  },
-  {
-    program: "nexus",
-    variable: "SPIKE_NEXUS_MAX_SECRET_VERSIONS",
-    env: nexus({ SPIKE_NEXUS_MAX_SECRET_VERSIONS: "ten" }),
-  },
-  {
-    program: "nexus",
-    variable: "SPIKE_NEXUS_CRYPTO_MAX_CIPHERTEXT_SIZE",
-    env: nexus({ SPIKE_NEXUS_CRYPTO_MAX_CIPHERTEXT_SIZE: "1e9" }),
-  },
-  {
-    program: "nexus",
-    variable: "SPIKE_NEXUS_MAX_REQUEST_BODY_BYTES",
-    env: nexus({ SPIKE_NEXUS_MAX_REQUEST_BODY_BYTES: "-1" }),
-  },
+  bad("nexus", "SPIKE_HTTP_SERVER_READ_HEADER_TIMEOUT", "10"),
+  bad("keeper", "SPIKE_HTTP_SERVER_MAX_CONNECTIONS_PER_PEER", "lots", { base: withSocket }),
+  bad("nexus", "SPIKE_NEXUS_RATE_LIMIT_READS", "fast"),
+  bad("nexus", "SPIKE_HTTP_SERVER_MAX_CONNECTIONS", "-3"),
+  bad("nexus", "SPIKE_NEXUS_MAX_SECRET_VERSIONS", "ten"),
+  bad("nexus", "SPIKE_NEXUS_CRYPTO_MAX_CIPHERTEXT_SIZE", "1e9"),
+  bad("nexus", "SPIKE_NEXUS_MAX_REQUEST_BODY_BYTES", "-1"),
   // Workload API socket and SVID files
-  {
-    program: "keeper",
-    variable: "SPIFFE_ENDPOINT_SOCKET",
-    env: { SPIFFE_ENDPOINT_SOCKET: "/no/scheme.sock" },
-  },
-  {
-    program: "nexus",
-    variable: "SPIFFE_ENDPOINT_SOCKET",
-    env: nexus({ SPIFFE_ENDPOINT_SOCKET: "unix://host/path.sock" }),
-  },
-  {
-    program: "keeper",
-    variable: "SPIFFE_ENDPOINT_SOCKET",
-    env: { SPIFFE_ENDPOINT_SOCKET: `unix://${A_FOLDER}` },
-  },
-  {
-    program: "nexus",
-    variable: "SPIFFE_ENDPOINT_SOCKET",
-    env: nexus({ SPIFFE_ENDPOINT_SOCKET: `unix://${A_FILE}` }),
-  },
-  {
-    program: "bootstrap",
-    variable: "SPIFFE_ENDPOINT_SOCKET",
-    env: nexus({ SPIFFE_ENDPOINT_SOCKET: `unix://${A_FOLDER}` }),
-  },
-  {
-    program: "spike",
-    variable: "SPIFFE_ENDPOINT_SOCKET",
-    env: { SPIFFE_ENDPOINT_SOCKET: `unix://${A_FOLDER}` },
+  bad("keeper", "SPIFFE_ENDPOINT_SOCKET", "/no/scheme.sock", { base: bare }),
+  bad("nexus", "SPIFFE_ENDPOINT_SOCKET", "unix://host/path.sock"),
+  bad("keeper", "SPIFFE_ENDPOINT_SOCKET", `unix://${A_FOLDER}`, { base: bare }),
+  bad("nexus", "SPIFFE_ENDPOINT_SOCKET", `unix://${A_FILE}`),
+  bad("bootstrap", "SPIFFE_ENDPOINT_SOCKET", `unix://${A_FOLDER}`),
+  bad("spike", "SPIFFE_ENDPOINT_SOCKET", `unix://${A_FOLDER}`, {
+    base: bare,
     args: ["secret", "list"],
-  },
-  {
-    program: "keeper",
-    variable: "SPIFFE_ENDPOINT_SOCKET",
-    env: { SPIFFE_ENDPOINT_SOCKET: "tcp://localhost:8081" },
-  },
-  {
-    program: "keeper",
-    variable: "SPIKE_SPIFFE_SOURCE_TIMEOUT",
-    env: withSocket({ SPIKE_SPIFFE_SOURCE_TIMEOUT: "forever" }),
-  },
-  {
-    program: "keeper",
-    variable: "SPIKE_SVID_CERT_FILE",
-    env: withSocket({ SPIKE_SVID_CERT_FILE: A_FILE }),
-  },
+  }),
+  bad("keeper", "SPIFFE_ENDPOINT_SOCKET", "tcp://localhost:8081", { base: bare }),
+  bad("keeper", "SPIKE_SPIFFE_SOURCE_TIMEOUT", "forever", { base: withSocket }),
+  bad("keeper", "SPIKE_SVID_CERT_FILE", A_FILE, { base: withSocket }),
   // Trust roots
-  {
-    program: "nexus",
-    variable: "SPIKE_TRUST_ROOT_KEEPER",
-    env: nexus({ SPIKE_TRUST_ROOT_KEEPER: "spike!ist" }),
-  },
-  {
-    program: "keeper",
-    variable: "SPIKE_TRUST_ROOT_NEXUS",
-    env: withSocket({ SPIKE_TRUST_ROOT_NEXUS: "Bad Domain" }),
-  },
-  {
-    program: "bootstrap",
-    variable: "SPIKE_TRUST_ROOT_BOOTSTRAP",
-    env: nexus({ SPIKE_TRUST_ROOT_BOOTSTRAP: "spike.ist,,other.org" }),
-  },
-  {
-    program: "nexus",
-    variable: "SPIKE_TRUST_ROOT_PILOT",
-    env: nexus({ SPIKE_TRUST_ROOT_PILOT: "spike.ist/path" }),
-  },
-  {
-    program: "nexus",
-    variable: "SPIKE_TRUST_ROOT_LITE_WORKLOAD",
-    env: nexus({ SPIKE_TRUST_ROOT_LITE_WORKLOAD: "UPPER.case" }),
-  },
+  bad("nexus", "SPIKE_TRUST_ROOT_KEEPER", "spike!ist"),
+  bad("keeper", "SPIKE_TRUST_ROOT_NEXUS", "Bad Domain", { base: withSocket }),
+  bad("bootstrap", "SPIKE_TRUST_ROOT_BOOTSTRAP", "spike.ist,,other.org"),
+  bad("nexus", "SPIKE_TRUST_ROOT_PILOT", "spike.ist/path"),
+  bad("nexus", "SPIKE_TRUST_ROOT_LITE_WORKLOAD", "UPPER.case"),
   // Nexus URL (single URLs; the comma list is failover's)
-  {
-    program: "spike",
-    variable: "SPIKE_NEXUS_API_URL",
-    env: withSocket({ SPIKE_NEXUS_API_URL: "http://localhost:8553" }),
+  bad("spike", "SPIKE_NEXUS_API_URL", "http://localhost:8553", {
+    base: withSocket,
     args: ["secret", "list"],
-  },
-  {
-    program: "spike",
-    variable: "SPIKE_NEXUS_API_URL",
-    env: withSocket({ SPIKE_NEXUS_API_URL: "localhost 8553" }),
+  }),
+  bad("spike", "SPIKE_NEXUS_API_URL", "localhost 8553", {
+    base: withSocket,
     args: ["secret", "list"],
-  },
-  {
-    program: "bootstrap",
-    variable: "SPIKE_NEXUS_API_URL",
-    env: nexus({ SPIKE_NEXUS_API_URL: "ftp://localhost:8553" }),
-  },
-  {
-    program: "bootstrap",
-    variable: "SPIKE_NEXUS_API_URL",
-    env: nexus({ SPIKE_NEXUS_API_URL: "not a url" }),
-  },
+  }),
+  bad("bootstrap", "SPIKE_NEXUS_API_URL", "ftp://localhost:8553"),
+  bad("bootstrap", "SPIKE_NEXUS_API_URL", "not a url"),
   // Bootstrap's own
-  {
-    program: "bootstrap",
-    variable: "SPIKE_BOOTSTRAP_FORCE",
-    env: nexus({ SPIKE_BOOTSTRAP_FORCE: "yes" }),
-  },
-  {
-    program: "bootstrap",
-    variable: "SPIKE_BOOTSTRAP_KEEPER_TIMEOUT",
-    env: nexus({ SPIKE_BOOTSTRAP_KEEPER_TIMEOUT: "30" }),
-  },
-  {
-    program: "bootstrap",
-    variable: "SPIKE_BOOTSTRAP_KEEPER_MAX_RETRIES",
-    env: nexus({ SPIKE_BOOTSTRAP_KEEPER_MAX_RETRIES: "many" }),
-  },
-  {
-    program: "bootstrap",
-    variable: "SPIKE_BOOTSTRAP_KEEPER_RETRY_INITIAL_INTERVAL",
-    env: nexus({ SPIKE_BOOTSTRAP_KEEPER_RETRY_INITIAL_INTERVAL: "2 s" }),
-  },
-  {
-    program: "bootstrap",
-    variable: "SPIKE_BOOTSTRAP_KEEPER_RETRY_MAX_INTERVAL",
-    env: nexus({ SPIKE_BOOTSTRAP_KEEPER_RETRY_MAX_INTERVAL: "1d" }),
-  },
-  {
-    program: "bootstrap",
-    variable: "SPIKE_BOOTSTRAP_INIT_VERIFICATION_TIMEOUT",
-    env: nexus({ SPIKE_BOOTSTRAP_INIT_VERIFICATION_TIMEOUT: "half an hour" }),
-  },
-  {
-    program: "bootstrap",
-    variable: "SPIKE_BOOTSTRAP_TIMEOUT",
-    env: nexus({ SPIKE_BOOTSTRAP_TIMEOUT: "none" }),
-  },
+  bad("bootstrap", "SPIKE_BOOTSTRAP_FORCE", "yes"),
+  bad("bootstrap", "SPIKE_BOOTSTRAP_KEEPER_TIMEOUT", "30"),
+  bad("bootstrap", "SPIKE_BOOTSTRAP_KEEPER_MAX_RETRIES", "many"),
+  bad("bootstrap", "SPIKE_BOOTSTRAP_KEEPER_RETRY_INITIAL_INTERVAL", "2 s"),
+  bad("bootstrap", "SPIKE_BOOTSTRAP_KEEPER_RETRY_MAX_INTERVAL", "1d"),
+  bad("bootstrap", "SPIKE_BOOTSTRAP_INIT_VERIFICATION_TIMEOUT", "half an hour"),
+  bad("bootstrap", "SPIKE_BOOTSTRAP_TIMEOUT", "none"),
   // Pilot's own
-  {
-    program: "spike",
-    variable: "SPIKE_HTTP_CLIENT_TIMEOUT",
-    env: withSocket({ SPIKE_HTTP_CLIENT_TIMEOUT: "60" }),
-    args: ["secret", "list"],
-  },
+  bad("spike", "SPIKE_HTTP_CLIENT_TIMEOUT", "60", { base: withSocket, args: ["secret", "list"] }),
   // Log level, every program
   // (Pilot writes no log: it does not read SPIKE_SYSTEM_LOG_LEVEL.)
-  ...(["nexus", "keeper", "bootstrap"] as const).map((program): Case => ({
-    program,
-    variable: "SPIKE_SYSTEM_LOG_LEVEL",
-    env: nexus({ SPIKE_SYSTEM_LOG_LEVEL: "LOUD" }),
-  })),
+  ...(["nexus", "keeper", "bootstrap"] as const).map((program) =>
+    bad(program, "SPIKE_SYSTEM_LOG_LEVEL", "LOUD")
+  ),
 ];
 
 /** What someone writing their own `deno run` line would grant: the usual ports. */

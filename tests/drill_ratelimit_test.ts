@@ -6,10 +6,8 @@
  */
 
 import assert from "node:assert/strict";
-import { join } from "node:path";
-import { fetchX509 } from "./support/agent.ts";
 import { nexusAs } from "./support/clients.ts";
-import { run } from "./support/programs.ts";
+import { curlAs } from "./support/curl.ts";
 import { Stack } from "./support/stack.ts";
 
 const READS = 5;
@@ -30,38 +28,25 @@ Deno.test("rate limits: a flooding workload gets 429 with Retry-After, others ar
         permissions: ["read"],
       });
     }
-    const dir = join(stack.dir, "svid-a");
-    await Deno.mkdir(dir);
-    const socket = stack.socket("workload-a");
-    assert.equal((await fetchX509(socket, ["--write", dir, "--silent"], dir)).code, 0);
     // 30 reads at once by workload a, through curl: its burst is served, the rest get 429.
-    const curl = (body: string) =>
-      run("curl", [
-        "--silent",
-        "--insecure", // curl cannot check a URI-only SAN; the client certificate is what we test
-        "--cert",
-        join(dir, "svid.0.pem"),
-        "--key",
-        join(dir, "svid.0.key"),
-        "--data",
-        body,
-        "--dump-header",
-        "-",
-        `${stack.nexusUrl}/v1/store/secrets?action=get`,
-      ]);
+    const curl = (data: string) =>
+      curlAs(stack, "workload-a", "/v1/store/secrets?action=get", { data, headers: true });
     const answers = await Promise.all(
       Array.from({ length: 30 }, () => curl('{"path":"tenants/a/db"}')),
     );
-    const limited = answers.filter((a) => /^HTTP\/1\.1 429/.test(a.stdout));
-    const served = answers.filter((a) => /^HTTP\/1\.1 200/.test(a.stdout));
+    const limited = answers.filter((a) => /^HTTP\/1\.1 429/.test(a.headers));
+    const served = answers.filter((a) => /^HTTP\/1\.1 200/.test(a.headers));
     assert.ok(served.length >= READS && served.length < 30, `${served.length} served`);
     assert.equal(limited.length + served.length, 30);
-    assert.match(limited[0].stdout, /\r\nretry-after: \d+\r\n/i);
-    assert.match(limited[0].stdout, /\{"data":null,"err":"api_rate_limited"\}$/);
+    assert.match(limited[0].headers, /\r\nretry-after: \d+\r\n/i);
+    assert.match(limited[0].body, /\{"data":null,"err":"api_rate_limited"\}$/);
     // Refused before the body is read: in a flood of invalid bodies, those over the rate get
     // 429, not the 400 that parsing them would give.
     const invalid = await Promise.all(Array.from({ length: 30 }, () => curl("{not json")));
-    assert.ok(invalid.some((a) => /^HTTP\/1\.1 429/.test(a.stdout)), "no 429 among invalid bodies");
+    assert.ok(
+      invalid.some((a) => /^HTTP\/1\.1 429/.test(a.headers)),
+      "no 429 among invalid bodies",
+    );
     // Another workload and the superuser are not limited by a's flood.
     assert.deepEqual(await b.nexus.getSecret("tenants/a/db"), { user: "a" });
     for (let i = 0; i < 20; i++) await admin.nexus.getSecret("tenants/a/db");

@@ -15,9 +15,9 @@ import { StaticX509Source } from "../lib/spiffe/source.ts";
 import { WorkloadApiClient } from "../lib/spiffe/workloadapi/client.ts";
 import { authorizeAny } from "../lib/tls/authorize.ts";
 import { createMtlsAgent, type MtlsAgent } from "../lib/tls/client.ts";
-import { fetchX509, startAgent } from "./support/agent.ts";
+import { startAgent } from "./support/agent.ts";
 import { agentAs, nexusAs } from "./support/clients.ts";
-import { run } from "./support/programs.ts";
+import { curlAs } from "./support/curl.ts";
 import { rawRequest } from "./support/raw.ts";
 import { PgCluster, POSTGRES_BIN } from "./support/postgres.ts";
 import { type Identity, Stack } from "./support/stack.ts";
@@ -398,36 +398,13 @@ for (const backend of ["kv", "sqlite", "postgres"] as const) {
       });
 
       await t.step("curl, with SVID files from the agent, is served like any client", async () => {
-        const dir = join(stack.dir, "curl-svid");
-        await Deno.mkdir(dir);
-        const socket = stack.socket("pilot");
-        const fetched = await fetchX509(socket, ["--write", dir, "--silent"], dir);
-        assert.equal(fetched.code, 0, fetched.stderr);
-        const curl = await run("curl", [
-          "--silent",
-          "--show-error",
-          "--insecure", // curl cannot check a URI-only SAN; the client certificate is what we test
-          "--cert",
-          join(dir, "svid.0.pem"),
-          "--key",
-          join(dir, "svid.0.key"),
-          "--data",
-          '{"path": "app/db"}',
-          "--write-out",
-          "\n%{http_code}",
-          `${stack.nexusUrl}/v1/store/secrets?action=get`,
-        ]);
+        const curl = await curlAs(stack, "pilot", "/v1/store/secrets?action=get", {
+          data: '{"path": "app/db"}',
+        });
         assert.equal(curl.code, 0, curl.stderr);
-        const [body, code] = curl.stdout.split("\n");
-        assert.equal(code, "200");
-        assert.deepEqual(JSON.parse(body), { data: { user: "admin" } });
-        const noCert = await run("curl", [
-          "--silent",
-          "--insecure",
-          "--data",
-          "{}",
-          `${stack.nexusUrl}/v1/store/secrets?action=list`,
-        ]);
+        assert.equal(curl.status, "200");
+        assert.deepEqual(JSON.parse(curl.body), { data: { user: "admin" } });
+        const noCert = await curlAs(stack, null, "/v1/store/secrets?action=list");
         assert.notEqual(noCert.code, 0);
       });
 

@@ -6,12 +6,10 @@
  */
 
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import type { StatusResponse } from "../lib/api/status.ts";
 import { VERSION } from "../lib/program/version.ts";
 import { DEFAULT_PROBE_CACHE_MS } from "../nexus/state/keeper_probe.ts";
-import { fetchX509 } from "./support/agent.ts";
-import { run } from "./support/programs.ts";
+import { curlAs } from "./support/curl.ts";
 import { Stack } from "./support/stack.ts";
 
 Deno.test("spike status and POST /v1/status", async (t) => {
@@ -50,56 +48,16 @@ Deno.test("spike status and POST /v1/status", async (t) => {
     });
 
     await t.step("a workload with no role and no policy may ask (curl, its own SVID)", async () => {
-      const dir = join(stack.dir, "curl-svid");
-      await Deno.mkdir(dir);
-      const fetched = await fetchX509(
-        stack.socket("workload-a"),
-        ["--write", dir, "--silent"],
-        dir,
-      );
-      assert.equal(fetched.code, 0, fetched.stderr);
-      const curl = await run("curl", [
-        "--silent",
-        "--show-error",
-        "--insecure", // curl cannot check a URI-only SAN; the client certificate is what we test
-        "--cert",
-        join(dir, "svid.0.pem"),
-        "--key",
-        join(dir, "svid.0.key"),
-        "--data",
-        "{}",
-        "--write-out",
-        "\n%{http_code}",
-        `${stack.nexusUrl}/v1/status`,
-      ]);
+      const curl = await curlAs(stack, "workload-a", "/v1/status");
       assert.equal(curl.code, 0, curl.stderr);
-      const [body, code] = curl.stdout.split("\n");
-      assert.equal(code, "200");
-      const status = JSON.parse(body);
+      assert.equal(curl.status, "200");
+      const status = JSON.parse(curl.body);
       assert.equal(status.ready, true);
       assert.equal(status.keepers.length, 3);
       // The same workload may not read secrets: status is not a way in.
-      const secrets = await run("curl", [
-        "--silent",
-        "--insecure",
-        "--cert",
-        join(dir, "svid.0.pem"),
-        "--key",
-        join(dir, "svid.0.key"),
-        "--data",
-        "{}",
-        "--write-out",
-        "\n%{http_code}",
-        `${stack.nexusUrl}/v1/store/secrets?action=list`,
-      ]);
-      assert.equal(secrets.stdout.split("\n").at(-1), "401");
-      const noCert = await run("curl", [
-        "--silent",
-        "--insecure",
-        "--data",
-        "{}",
-        `${stack.nexusUrl}/v1/status`,
-      ]);
+      const secrets = await curlAs(stack, "workload-a", "/v1/store/secrets?action=list");
+      assert.equal(secrets.status, "401");
+      const noCert = await curlAs(stack, null, "/v1/status");
       assert.notEqual(noCert.code, 0, "a caller without a certificate was answered");
     });
 

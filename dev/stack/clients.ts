@@ -10,7 +10,7 @@ import { within } from "../../lib/std/async.ts";
 import { NexusClient } from "../../lib/client/nexus.ts";
 import { RoleSet } from "../../lib/identity/roles.ts";
 import { createX509Source } from "../../lib/spiffe/workloadapi/x509source.ts";
-import { authorizeMatching } from "../../lib/tls/authorize.ts";
+import { adaptMatcher } from "../../lib/tls/authorize.ts";
 import { createMtlsAgent, type MtlsAgent } from "../../lib/tls/client.ts";
 import type { Identity, Stack } from "./harness.ts";
 
@@ -27,7 +27,7 @@ export async function agentAs(
   const roles = RoleSet.fromEnv();
   const agent = createMtlsAgent({
     source,
-    authorizer: authorizeMatching((id) => roles.has(id, serverRole), serverRole),
+    authorizer: adaptMatcher((id) => roles.has(id, serverRole), serverRole),
   });
   return {
     agent,

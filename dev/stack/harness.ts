@@ -10,7 +10,7 @@ import { dirname, join } from "node:path";
 import { launchCommand } from "../../launch/command.ts";
 import { permissionFlags } from "../../launch/flags.ts";
 import { reachFor } from "../../launch/reach.ts";
-import { type Program, PROGRAMS } from "../../lib/config/programs.ts";
+import { type BackendKind, type Program, PROGRAMS } from "../../lib/config/programs.ts";
 import { startAgent, type TestAgent } from "./agent.ts";
 import { within } from "./process.ts";
 
@@ -253,8 +253,8 @@ export function spawnProgram(
 export interface StackOptions {
   keepers?: number;
   threshold?: number;
-  backend?: "kv" | "sqlite" | "memory" | "lite" | "postgres";
-  /** The database of the postgres backend (tests/support/postgres.ts); its password goes in a file. */
+  backend?: BackendKind;
+  /** The postgres backend's database (a `PgCluster`, ./postgres.ts); its password goes in a file. */
   postgres?: { hostPort: string; url: string; password: string };
   /** `SPIKE_NEXUS_KEEPER_UPDATE_INTERVAL`. */
   updateInterval?: string;

@@ -12,7 +12,7 @@ import { envDuration, envInt } from "../config/env.ts";
 import { nexusUrlsFromEnv } from "../config/nexus_url.ts";
 import { roleMatcher } from "../identity/roles.ts";
 import { type IdentitySource, openIdentitySource } from "../identity/source.ts";
-import { authorizeMatching } from "../tls/authorize.ts";
+import { adaptMatcher } from "../tls/authorize.ts";
 import { createMtlsAgent } from "../tls/client.ts";
 import { NexusClient } from "./nexus.ts";
 
@@ -78,7 +78,7 @@ export async function connectNexus(options: ConnectOptions = {}): Promise<NexusC
   const source = options.source ?? await openIdentitySource({ address: options.workloadApi });
   const agent = createMtlsAgent({
     source,
-    authorizer: authorizeMatching(isNexus, "a SPIKE Nexus ID"),
+    authorizer: adaptMatcher(isNexus, "a SPIKE Nexus ID"),
     idleTimeoutMs: settings.idleTimeoutMs,
     maxSockets: settings.maxConnsPerHost,
   });

@@ -6,6 +6,7 @@
  */
 
 import { ConfigError, envList } from "./env.ts";
+import { DEFAULT_PORTS } from "./programs.ts";
 
 /** The variable Nexus and Bootstrap read the Keeper list from. */
 export const KEEPER_PEERS_ENV = "SPIKE_NEXUS_KEEPER_PEERS";
@@ -50,7 +51,7 @@ export function keeperPeersFromEnv(): KeeperPeer[] {
   if (list.length === 0) {
     throw new ConfigError(
       `${KEEPER_PEERS_ENV} is not set: list the Keepers' URLs, e.g. ` +
-        "https://localhost:8443,https://localhost:8543,https://localhost:8643",
+        DEFAULT_PORTS.keepers.map((port) => `https://localhost:${port}`).join(","),
     );
   }
   return parseKeeperPeers(list.join(","));

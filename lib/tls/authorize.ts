@@ -47,7 +47,10 @@ export function adaptMatcher(matcher: Matcher, description: string): Authorizer 
   };
 }
 
-/** The former name of {@link adaptMatcher}, for a predicate written in place. */
+/**
+ * The former name of {@link adaptMatcher}.
+ * @deprecated Use {@link adaptMatcher}; kept only until branches written against it are merged.
+ */
 export const authorizeMatching: (predicate: Matcher, description: string) => Authorizer =
   adaptMatcher;
 

@@ -6,7 +6,6 @@ import {
   AuthorizationError,
   authorizeAny,
   authorizeID,
-  authorizeMatching,
   authorizeMemberOf,
   authorizeOneOf,
   type Authorizer,
@@ -63,8 +62,8 @@ Deno.test("authorizeMemberOf allows a trust domain", () => {
   assert.throws(() => authorizeMemberOf("Example.org"), SpiffeIdError);
 });
 
-Deno.test("authorizeMatching uses a predicate and names it in refusals", () => {
-  const isNexus = authorizeMatching(
+Deno.test("adaptMatcher takes a predicate written in place and names it in refusals", () => {
+  const isNexus = adaptMatcher(
     (id) => id.path === "/spike/nexus" || id.path.startsWith("/spike/nexus/"),
     "a SPIKE Nexus ID",
   );
@@ -75,7 +74,7 @@ Deno.test("authorizeMatching uses a predicate and names it in refusals", () => {
     parseSpiffeId("spiffe://example.org/spike/nexus-evil"),
     /expected a SPIKE Nexus ID$/,
   );
-  const broken = authorizeMatching(() => {
+  const broken = adaptMatcher(() => {
     throw new Error("boom");
   }, "a working rule");
   refuses(broken, nexus, /check for a working rule failed: boom/);

@@ -21,7 +21,7 @@ export interface StoredPolicy {
   updatedAt: Date;
 }
 
-/** The access rule of one route (`reference/spike-api-and-behaviour.md` §2.3). */
+/** The access rule of one route (who may call what: the README's "Nexus API" table). */
 export interface AccessRule {
   /** The path a policy must match: the request path, or a reserved system path. */
   path: string;

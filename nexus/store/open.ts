@@ -12,9 +12,18 @@
  */
 
 import { requireAccess } from "../../lib/config/permissions.ts";
-import { BACKENDS } from "../../lib/config/programs.ts";
+import { type BackendKind, BACKENDS, STORE_FILES } from "../../lib/config/programs.ts";
 import type { NexusConfig } from "../config.ts";
 import type { Store } from "./store.ts";
+
+/**
+ * The database file a backend keeps in the data folder (kv and lite: a Deno
+ * KV file; sqlite: its own), or none for the backends without a data folder.
+ */
+export function storeFileOf(backend: BackendKind): string | undefined {
+  if (!BACKENDS[backend].dataDir) return undefined;
+  return backend === "sqlite" ? STORE_FILES.sqlite : STORE_FILES.kv;
+}
 
 /** The store settings of the configuration. */
 export type StoreConfig = Pick<NexusConfig, "backend" | "dataDir" | "busyTimeoutMs" | "postgres">;

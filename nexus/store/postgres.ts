@@ -56,6 +56,7 @@ import { createHash } from "node:crypto";
 // @ts-types="@types/pg"
 import pg from "pg";
 import { ApiError } from "../../lib/api/errors.ts";
+import { errorMessage } from "../../lib/std/errors.ts";
 import { RecordDigest } from "./digest.ts";
 import { decodeKey, encodeKey } from "./keys.ts";
 import type { Store, StoreEntry, StoreKey, StoreTransaction } from "./store.ts";
@@ -229,7 +230,9 @@ export class PostgresStore implements Store {
       const unavailable = e instanceof StoreUnavailableError
         ? e
         : isConnectionError(e)
-        ? new StoreUnavailableError(`PostgreSQL failed during ${what}: ${message(e)}`, { cause: e })
+        ? new StoreUnavailableError(`PostgreSQL failed during ${what}: ${errorMessage(e)}`, {
+          cause: e,
+        })
         : undefined;
       if (!unavailable) throw e;
       this.#availability(false, unavailable.reason);
@@ -254,7 +257,7 @@ export class PostgresStore implements Store {
     } catch (e) {
       // A refused login or a missing database is a setting to fix, not an outage to wait out.
       if (!isConnectionError(e)) throw e;
-      throw new StoreUnavailableError(`cannot reach PostgreSQL for ${what}: ${message(e)}`, {
+      throw new StoreUnavailableError(`cannot reach PostgreSQL for ${what}: ${errorMessage(e)}`, {
         cause: e,
       });
     }
@@ -440,7 +443,7 @@ export class PostgresStore implements Store {
       await c.query("ROLLBACK").catch(() => {});
       c.release(true);
       if (isConnectionError(e)) {
-        throw new StoreUnavailableError(`PostgreSQL failed during the copy: ${message(e)}`, {
+        throw new StoreUnavailableError(`PostgreSQL failed during the copy: ${errorMessage(e)}`, {
           cause: e,
         });
       }
@@ -508,10 +511,6 @@ function isConnectionError(e: unknown): boolean {
   if (/^(08|53|57)...$/.test(code)) return true;
   if (/^E[A-Z]+$/.test(code)) return true; // a socket error (ECONNREFUSED, ECONNRESET, EPIPE...)
   return code === "" && /connection|terminated|not queryable|timeout/i.test(e.message);
-}
-
-function message(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }
 
 function bytes(b: Uint8Array): Uint8Array {
@@ -621,6 +620,6 @@ function readSecretFile(path: string, setting: string): string {
     // One trailing newline is the file's, not the password's.
     return Deno.readTextFileSync(path).replace(/\r?\n$/, "");
   } catch (e) {
-    throw new Error(`${setting} ${path} cannot be read: ${message(e)}`);
+    throw new Error(`${setting} ${path} cannot be read: ${errorMessage(e)}`);
   }
 }
