@@ -90,7 +90,7 @@ Deno.test("a workload reads a secret with the client library and its own SVID", 
   }
 });
 
-Deno.test("another project uses the client as a vendored bundle (no import map, no JSR)", async () => {
+Deno.test("another project uses the client as a vendored bundle (no import map, no JSR) or by path", async () => {
   const dir = await Deno.makeTempDir({ prefix: "spike-client-user-" });
   const stack = await Stack.start();
   const admin = await nexusAs(stack, "pilot");
@@ -132,6 +132,41 @@ Deno.test("another project uses the client as a vendored bundle (no import map, 
     const text = (b: Uint8Array) => new TextDecoder().decode(b);
     assert.equal(out.code, 0, text(out.stderr));
     assert.equal(text(out.stdout), "from a vendored client\n");
+
+    // The README's other way: import by path through the project's deno.json (with its
+    // allowScripts line, so Deno's first run there warns about nothing).
+    const byPath = join(dir, "by-path");
+    await Deno.mkdir(byPath);
+    await Deno.writeTextFile(
+      join(byPath, "deno.json"),
+      JSON.stringify({
+        imports: { "spike/client": join(ROOT, "lib/client/mod.ts") },
+        allowScripts: { deny: ["npm:protobufjs"] },
+      }),
+    );
+    await Deno.writeTextFile(
+      join(byPath, "main.ts"),
+      (await Deno.readTextFile(join(dir, "main.ts"))).replace("./spike-client.js", "spike/client"),
+    );
+    const imported = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        ...permissionFlags("spike", { sockets: [socket], hosts: [`127.0.0.1:${stack.nexusPort}`] })
+          .filter((f) => !f.startsWith("--allow-run") && !f.startsWith("--ignore-env")),
+        "main.ts",
+      ],
+      cwd: byPath,
+      env: {
+        SPIFFE_ENDPOINT_SOCKET: `unix://${socket}`,
+        SPIKE_NEXUS_API_URL: stack.nexusUrl,
+        DENO_DIR: Deno.env.get("DENO_DIR") ??
+          join(Deno.env.get("HOME") ?? "/root", ".cache/deno"),
+      },
+      clearEnv: true,
+    }).output();
+    assert.equal(imported.code, 0, text(imported.stderr));
+    assert.equal(text(imported.stdout), "from a vendored client\n");
+    assert.doesNotMatch(text(imported.stderr), /Warning|Ignored build scripts/);
   } finally {
     admin.close();
     await stack.stop();
