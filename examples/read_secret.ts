@@ -5,7 +5,7 @@
  * trace. Against the dev stack (`deno task dev`), as the demo workload:
  *
  *   S=$PWD/.spike/agent/sockets/demo-workload.sock
- *   SPIFFE_ENDPOINT_SOCKET=unix://$S deno run --allow-env=SPIFFE_ENDPOINT_SOCKET,SPIKE_* \
+ *   SPIFFE_ENDPOINT_SOCKET=unix://$S deno run --allow-env=SPIFFE_ENDPOINT_SOCKET,SPIKE_*,GRPC_* \
  *     --allow-net=unix:$S,localhost:8553 --allow-read=$S --allow-write=$S \
  *     examples/read_secret.ts tenants/demo/db user
  *

@@ -78,16 +78,19 @@ Deno.test("the release bundles run the stack offline, each with its configuratio
     assert.match(stack.nexus!.stderr(), /"msg":"listening"/);
 
     // With no socket configured, ./dist/spike.js uses its checkout's dev stack when it runs,
-    // as `deno task spike` does (here the dev socket is the test stack's Pilot socket).
+    // as `deno task spike` does (here the dev socket is the test stack's Pilot socket, and
+    // Nexus is not on the dev port): the README's `./dist/spike.js secret list`.
     const devSockets = join(checkout, ".spike/agent/sockets");
     await Deno.mkdir(devSockets, { recursive: true });
     await Deno.symlink(stack.socket("pilot"), join(devSockets, "pilot.sock"));
-    const dev = await run("./dist/spike.js", ["secret", "get", "bundled/app", "k"], {
+    const dev = await run("./dist/spike.js", ["secret", "list"], {
       env: { ...env, SPIKE_NEXUS_API_URL: stack.nexusUrl },
       cwd: checkout,
     });
     assert.equal(dev.code, 0, dev.stderr);
-    assert.equal(dev.stdout, "v");
+    assert.equal(dev.stdout, "- bundled/app\n");
+    const readme = await Deno.readTextFile(join(ROOT, "README.md"));
+    assert.ok(readme.includes("(`./dist/spike.js secret list`)"), "the README's example");
     // kill -9 of Nexus: it comes back with its key from the Keepers.
     await stack.stopNexus("SIGKILL");
     await stack.startNexus();

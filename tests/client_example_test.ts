@@ -1,15 +1,36 @@
 /**
- * The README's workload example, run as its own process with a workload
- * identity: it reads a secret once a policy allows it, and not before.
+ * The README's workload example, run with the README's own command (its
+ * grants, as written) as its own process with a workload identity: it reads a
+ * secret once a policy allows it, and not before.
  */
 
 import assert from "node:assert/strict";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { permissionFlags } from "../launch/flags.ts";
 import { nexusAs } from "./support/clients.ts";
 import { Stack } from "./support/stack.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
+
+/**
+ * The README's lines that run `examples/read_secret.ts` (from `S=...` on), as a shell script
+ * that takes the example's arguments as `"$@"`, with the dev stack's socket and Nexus address
+ * replaced by the test stack's.
+ */
+async function readmeRunLines(socket: string, nexusPort: number): Promise<string> {
+  const readme = await Deno.readTextFile(join(ROOT, "README.md"));
+  const block = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1])
+    .find((b) => b.includes("examples/read_secret.ts"));
+  assert.ok(block, "the README shows how to run examples/read_secret.ts");
+  const script = block.slice(block.indexOf("\nS=") + 1); // the policy it needs is made below
+  const devSocket = "$PWD/.spike/agent/sockets/demo-workload.sock";
+  const readmeArgs = " tenants/demo/db user\n";
+  assert.ok(script.startsWith(`S=${devSocket}\n`), script);
+  assert.ok(script.includes("localhost:8553"), script);
+  assert.ok(script.endsWith(readmeArgs), script);
+  return script.slice(0, -readmeArgs.length).replace(devSocket, socket)
+    .replace("localhost:8553", `127.0.0.1:${nexusPort}`) + ' "$@"\n';
+}
 
 Deno.test("a workload reads a secret with the client library and its own SVID", async () => {
   const stack = await Stack.start();
@@ -20,18 +41,13 @@ Deno.test("a workload reads a secret with the client library and its own SVID", 
       args = ["tenants/demo/db", "user"],
       socket = stack.socket("workload-a"),
     ) => {
-      const out = await new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          ...permissionFlags("spike", {
-            sockets: [socket],
-            hosts: [`127.0.0.1:${stack.nexusPort}`],
-          })
-            .filter((f) => !f.startsWith("--allow-run") && !f.startsWith("--ignore-env")),
-          join(ROOT, "examples/read_secret.ts"),
-          ...args,
-        ],
-        env: { SPIFFE_ENDPOINT_SOCKET: `unix://${socket}`, SPIKE_NEXUS_API_URL: stack.nexusUrl },
+      const out = await new Deno.Command("sh", {
+        args: ["-c", await readmeRunLines(socket, stack.nexusPort), "sh", ...args],
+        cwd: ROOT,
+        env: {
+          PATH: `${dirname(Deno.execPath())}:/usr/bin:/bin`,
+          SPIKE_NEXUS_API_URL: stack.nexusUrl,
+        },
         clearEnv: true,
       }).output();
       const text = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -74,7 +90,7 @@ Deno.test("a workload reads a secret with the client library and its own SVID", 
   }
 });
 
-Deno.test("another project uses the client as a vendored bundle (no import map, no JSR)", async () => {
+Deno.test("another project uses the client as a vendored bundle (no import map, no JSR) or by path", async () => {
   const dir = await Deno.makeTempDir({ prefix: "spike-client-user-" });
   const stack = await Stack.start();
   const admin = await nexusAs(stack, "pilot");
@@ -116,6 +132,41 @@ Deno.test("another project uses the client as a vendored bundle (no import map, 
     const text = (b: Uint8Array) => new TextDecoder().decode(b);
     assert.equal(out.code, 0, text(out.stderr));
     assert.equal(text(out.stdout), "from a vendored client\n");
+
+    // The README's other way: import by path through the project's deno.json (with its
+    // allowScripts line, so Deno's first run there warns about nothing).
+    const byPath = join(dir, "by-path");
+    await Deno.mkdir(byPath);
+    await Deno.writeTextFile(
+      join(byPath, "deno.json"),
+      JSON.stringify({
+        imports: { "spike/client": join(ROOT, "lib/client/mod.ts") },
+        allowScripts: { deny: ["npm:protobufjs"] },
+      }),
+    );
+    await Deno.writeTextFile(
+      join(byPath, "main.ts"),
+      (await Deno.readTextFile(join(dir, "main.ts"))).replace("./spike-client.js", "spike/client"),
+    );
+    const imported = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        ...permissionFlags("spike", { sockets: [socket], hosts: [`127.0.0.1:${stack.nexusPort}`] })
+          .filter((f) => !f.startsWith("--allow-run") && !f.startsWith("--ignore-env")),
+        "main.ts",
+      ],
+      cwd: byPath,
+      env: {
+        SPIFFE_ENDPOINT_SOCKET: `unix://${socket}`,
+        SPIKE_NEXUS_API_URL: stack.nexusUrl,
+        DENO_DIR: Deno.env.get("DENO_DIR") ??
+          join(Deno.env.get("HOME") ?? "/root", ".cache/deno"),
+      },
+      clearEnv: true,
+    }).output();
+    assert.equal(imported.code, 0, text(imported.stderr));
+    assert.equal(text(imported.stdout), "from a vendored client\n");
+    assert.doesNotMatch(text(imported.stderr), /Warning|Ignored build scripts/);
   } finally {
     admin.close();
     await stack.stop();

@@ -113,7 +113,7 @@ Deno.test({
     console.log(
       `deno task dev ready in ${first.seconds.toFixed(1)} s (first start, with Bootstrap)`,
     );
-    assert.match(first.output(), /deno task spike secret put demo\/db user=admin pass=-/);
+    assert.match(first.output(), /deno task -q spike secret put demo\/db user=admin pass=-/);
     assert.match(first.output(), /development convenience only/);
     const put = await spike(["secret", "put", "demo/db", "user=admin", "pass=-"], "s3cr3t\n");
     assert.equal(put.code, 0, put.stderr);

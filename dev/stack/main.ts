@@ -281,8 +281,9 @@ async function main(): Promise<void> {
   say(`  Nexus         ${nexusUrl}  (kv backend in .spike/nexus)`);
   say("");
   say("Next, in another terminal in this folder:");
-  say("  deno task spike secret put demo/db user=admin pass=-");
-  say("  deno task spike secret get demo/db");
+  say("  deno task -q spike secret put demo/db user=admin pass=-");
+  say("  deno task -q spike secret get demo/db");
+  say("  (or deno task install once, then spike ... from any folder)");
   say("");
   say("Note: recovery shares are kept in .spike/dev/recover so a restart keeps your data.");
   say("That is a development convenience only; production keeps them offline.");
