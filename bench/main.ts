@@ -240,7 +240,14 @@ async function startupTimes(stack: Stack): Promise<Record<string, number>> {
   for (let i = 0; i < 5; i++) {
     const t0 = performance.now();
     const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--no-prompt", `--allow-env=${LAUNCHER_ENV}`, "launch/main.ts", "keeper"],
+      args: [
+        "run",
+        "--no-config",
+        "--no-prompt",
+        `--allow-env=${LAUNCHER_ENV}`,
+        "launch/main.ts",
+        "keeper",
+      ],
       cwd: ROOT,
       stdout: "null",
     }).output();

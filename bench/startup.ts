@@ -78,6 +78,7 @@ try {
         `launcher alone (${program})`,
         await timeRun([
           "run",
+          "--no-config",
           "--no-prompt",
           `--allow-env=${LAUNCHER_ENV}`,
           "launch/main.ts",

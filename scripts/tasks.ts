@@ -17,7 +17,10 @@ import { DEFAULT_PORTS, DEV_HOST, type Program, PROGRAM_NAMES } from "../lib/con
 export function launcherTask(program: Program): string {
   // The dev agent's registration file names its sockets: the launcher reads it.
   const read = program === "agent" ? " --allow-read" : "";
-  const launcher = `deno run --no-prompt "--allow-env=${LAUNCHER_ENV}"${read} launch/main.ts`;
+  // --no-config: the launcher's graph is local modules only (launch/imports_test.ts), so it skips
+  // reading deno.json and deno.lock and setting up npm resolution, which the program does anyway.
+  const launcher =
+    `deno run --no-config --no-prompt "--allow-env=${LAUNCHER_ENV}"${read} launch/main.ts`;
   return `sh -c 'c=$(${launcher} ${program} "$@") || exit; eval "$c"' ${program}`;
 }
 
