@@ -205,3 +205,22 @@ export function checkUserOutput(file: string, setting: string): void {
     throw configError((e as Error).message);
   }
 }
+
+/**
+ * Asks `question` on stderr and reads one line from the terminal or stdin
+ * (never past it); true only for y or Y. A piped answer is not echoed, so a
+ * newline closes the question line.
+ */
+export async function confirm(question: string): Promise<boolean> {
+  Deno.stderr.writeSync(new TextEncoder().encode(question));
+  const bytes: number[] = [];
+  const buf = new Uint8Array(1);
+  for (;;) {
+    const n = await Deno.stdin.read(buf);
+    if (n === null || buf[0] === 0x0a) break;
+    if (n > 0 && bytes.length < 1024) bytes.push(buf[0]);
+  }
+  if (!Deno.stdin.isTerminal()) Deno.stderr.writeSync(new TextEncoder().encode("\n"));
+  const answer = new TextDecoder().decode(new Uint8Array(bytes)).trim();
+  return answer === "y" || answer === "Y";
+}

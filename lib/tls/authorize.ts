@@ -47,13 +47,6 @@ export function adaptMatcher(matcher: Matcher, description: string): Authorizer 
   };
 }
 
-/**
- * The former name of {@link adaptMatcher}.
- * @deprecated Use {@link adaptMatcher}; kept only until branches written against it are merged.
- */
-export const authorizeMatching: (predicate: Matcher, description: string) => Authorizer =
-  adaptMatcher;
-
 /** Allows any peer whose SVID verified. */
 export function authorizeAny(): Authorizer {
   return adaptMatcher(matchAny(), "any ID");

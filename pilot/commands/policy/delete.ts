@@ -7,23 +7,10 @@
 
 import type { Command } from "../../cli.ts";
 import { withNexus } from "../../connect.ts";
+import { confirm } from "../../input.ts";
 import { Exit } from "../../exit.ts";
 import { note, writeOut } from "../../output.ts";
 import { nameArgument } from "./flags.ts";
-
-/** Reads one line from stdin (a terminal or a pipe), without reading past it. */
-async function readLine(max = 1024): Promise<string> {
-  const bytes: number[] = [];
-  const buf = new Uint8Array(1);
-  for (;;) {
-    const n = await Deno.stdin.read(buf);
-    if (n === null) break;
-    if (n === 0) continue;
-    if (buf[0] === 0x0a) break;
-    if (bytes.length < max) bytes.push(buf[0]);
-  }
-  return new TextDecoder().decode(new Uint8Array(bytes)).trim();
-}
 
 /** `spike policy delete`. */
 export const del: Command = {
@@ -39,12 +26,7 @@ export const del: Command = {
     const notFound = { notFound: `policy '${name}' not found` };
     if (values.yes !== true) {
       await withNexus("pilot-superuser", (nexus) => nexus.getPolicy(name), notFound);
-      Deno.stderr.writeSync(
-        new TextEncoder().encode(`Are you sure you want to delete policy '${name}'? (y/N): `),
-      );
-      const answer = await readLine();
-      if (!Deno.stdin.isTerminal()) Deno.stderr.writeSync(new TextEncoder().encode("\n"));
-      if (answer !== "y" && answer !== "Y") {
+      if (!(await confirm(`Are you sure you want to delete policy '${name}'? (y/N): `))) {
         note("Operation canceled.");
         return Exit.failure;
       }

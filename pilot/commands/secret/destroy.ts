@@ -8,23 +8,10 @@
 
 import { type Command, usageError } from "../../cli.ts";
 import { withNexus } from "../../connect.ts";
+import { confirm } from "../../input.ts";
 import { Exit } from "../../exit.ts";
 import { note, writeOut } from "../../output.ts";
 import { checkPath, versionList } from "./args.ts";
-
-/** Reads one line from stdin (a terminal or a pipe), without reading past it. */
-async function readLine(max = 1024): Promise<string> {
-  const bytes: number[] = [];
-  const buf = new Uint8Array(1);
-  for (;;) {
-    const n = await Deno.stdin.read(buf);
-    if (n === null) break;
-    if (n === 0) continue;
-    if (buf[0] === 0x0a) break;
-    if (bytes.length < max) bytes.push(buf[0]);
-  }
-  return new TextDecoder().decode(new Uint8Array(bytes)).trim();
-}
 
 /** `spike secret destroy`. */
 export const destroy: Command = {
@@ -49,14 +36,9 @@ export const destroy: Command = {
       const what = versions.length === 0
         ? `secret '${path}' (every version and its metadata)`
         : `version${versions.length > 1 ? "s" : ""} ${versions.join(", ")} of secret '${path}'`;
-      Deno.stderr.writeSync(
-        new TextEncoder().encode(
-          `Are you sure you want to destroy ${what}? This cannot be undone. (y/N): `,
-        ),
-      );
-      const answer = await readLine();
-      if (!Deno.stdin.isTerminal()) Deno.stderr.writeSync(new TextEncoder().encode("\n"));
-      if (answer !== "y" && answer !== "Y") {
+      if (
+        !(await confirm(`Are you sure you want to destroy ${what}? This cannot be undone. (y/N): `))
+      ) {
         note("Operation canceled.");
         return Exit.failure;
       }
