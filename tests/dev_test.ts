@@ -140,7 +140,13 @@ Deno.test({
     assert.equal(killed.code, 0, "found the agent process");
     await within(
       (async () => {
-        while (!/agent stopped \(exit 134\); starting it again/.test(second.output())) {
+        // "starting it again" comes before the new agent serves; a Pilot call in between
+        // finds no Workload API, so wait for the line that says it is back.
+        while (
+          !/agent stopped \(exit 134\); starting it again[^]*agent ready again/.test(
+            second.output(),
+          )
+        ) {
           await new Promise((r) => setTimeout(r, 50));
         }
       })(),

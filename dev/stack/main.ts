@@ -306,6 +306,7 @@ async function main(): Promise<void> {
       running[running.indexOf(first)] = again;
       agent = again;
       await again.waitFor(/^ready:/m, 20_000);
+      say("agent ready again");
       continue;
     }
     console.error(`${first.name} stopped unexpectedly; see .spike/logs/${first.name}.log`);
