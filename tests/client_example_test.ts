@@ -133,17 +133,23 @@ Deno.test("another project uses the client as a vendored bundle (no import map, 
     assert.equal(out.code, 0, text(out.stderr));
     assert.equal(text(out.stdout), "from a vendored client\n");
 
-    // The README's other way: import by path through the project's deno.json (with its
-    // allowScripts line, so Deno's first run there warns about nothing).
+    // The README's other way: import by path through the project's deno.json, which also
+    // takes the checkout's npm entries and its deno.lock (the same pinned versions), and its
+    // allowScripts line, so Deno's first run there warns about nothing. --cached-only: Deno
+    // resolves everything from its cache, as on a machine without the npm registry (a project
+    // without the lock needs the registry's package metadata, which a frozen install never
+    // fetches, so it is not in the cache).
     const byPath = join(dir, "by-path");
     await Deno.mkdir(byPath);
+    const checkoutConfig = JSON.parse(await Deno.readTextFile(join(ROOT, "deno.json")));
     await Deno.writeTextFile(
       join(byPath, "deno.json"),
       JSON.stringify({
-        imports: { "spike/client": join(ROOT, "lib/client/mod.ts") },
+        imports: { "spike/client": join(ROOT, "lib/client/mod.ts"), ...checkoutConfig.imports },
         allowScripts: { deny: ["npm:protobufjs"] },
       }),
     );
+    await Deno.copyFile(join(ROOT, "deno.lock"), join(byPath, "deno.lock"));
     await Deno.writeTextFile(
       join(byPath, "main.ts"),
       (await Deno.readTextFile(join(dir, "main.ts"))).replace("./spike-client.js", "spike/client"),
@@ -151,6 +157,7 @@ Deno.test("another project uses the client as a vendored bundle (no import map, 
     const imported = await new Deno.Command(Deno.execPath(), {
       args: [
         "run",
+        "--cached-only",
         ...permissionFlags("spike", { sockets: [socket], hosts: [`127.0.0.1:${stack.nexusPort}`] })
           .filter((f) => !f.startsWith("--allow-run") && !f.startsWith("--ignore-env")),
         "main.ts",
