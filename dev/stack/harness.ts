@@ -40,12 +40,29 @@ export type Identity = keyof typeof STACK_IDENTITIES;
  */
 const PORT_RANGE = { from: 20_000, to: 32_767 } as const;
 
-/** A free loopback port (bound and released; fine for tests on one machine). */
+/** Ports this process handed out: free when chosen, but maybe not yet bound by their program. */
+const handedOut = new Set<number>();
+
+/**
+ * A free loopback port (bound and released; fine for tests on one machine). Never the same
+ * port twice in one process (a port chosen for one program is free until that program binds it,
+ * so a second call could pick it again), and each process draws from its own slice of the range
+ * (by process id) so that two test files running side by side rarely reach for the same port.
+ */
 export function freePort(): number {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    const port = PORT_RANGE.from + Math.floor(Math.random() * (PORT_RANGE.to - PORT_RANGE.from));
+  const span = PORT_RANGE.to - PORT_RANGE.from;
+  const slices = 16;
+  const sliceSize = Math.floor(span / slices);
+  const slice = Deno.pid % slices;
+  for (let attempt = 0; attempt < 400; attempt++) {
+    // The first half of the attempts stay in this process's slice, the rest roam the range.
+    const port = attempt < 200
+      ? PORT_RANGE.from + slice * sliceSize + Math.floor(Math.random() * sliceSize)
+      : PORT_RANGE.from + Math.floor(Math.random() * span);
+    if (handedOut.has(port)) continue;
     try {
       Deno.listen({ hostname: "127.0.0.1", port }).close();
+      handedOut.add(port);
       return port;
     } catch (e) {
       if (!(e instanceof Deno.errors.AddrInUse)) throw e;
