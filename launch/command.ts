@@ -117,6 +117,19 @@ export function launcherOutput(
 /** The launcher's own grant: the variables of {@link CONFIG_ENV}. */
 export const LAUNCHER_ENV = "SPIKE_*,SPIFFE_ENDPOINT_SOCKET,HOME,INIT_CWD";
 
+/** The `deno` arguments that run the launcher of the checkout at `root` for `program`. */
+export function launcherArgs(program: Program, root: string): string[] {
+  return [
+    "run",
+    "--no-config",
+    "--no-prompt",
+    `--allow-env=${LAUNCHER_ENV}`,
+    ...(program === "agent" ? ["--allow-read"] : []),
+    join(root, "launch/main.ts"),
+    program,
+  ];
+}
+
 /** The configuration of this process: its environment and folder (`deno task` sets INIT_CWD). */
 export function currentConfiguration(): Omit<Configuration, "args"> {
   return {
