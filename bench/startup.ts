@@ -4,7 +4,8 @@
  * alone, and each program from spawn to ready (the dev agent's "ready:",
  * Keeper's "ready", Nexus's "listening" on the memory store, and
  * `spike secret get` to its exit), through `deno task` and (servers) started
- * directly from source with the command the launcher computes. Prints, as
+ * directly, from source and from the start-up cache's bundle, with the
+ * command the launcher computes. Prints, as
  * JSON with the load average, the medians of `N` runs each (default 9): wall
  * milliseconds, and CPU milliseconds of the whole process tree (user +
  * system of every process the run started, read from this process's
@@ -15,6 +16,7 @@
 
 import { join } from "node:path";
 import { launchCommand, launcherArgs } from "../launch/command.ts";
+import { currentBundle } from "../launch/cache.ts";
 import { freePort, Stack } from "../dev/stack/harness.ts";
 import { median } from "./stats.ts";
 
@@ -148,6 +150,20 @@ try {
       let t0 = performance.now();
       const direct = spawn(argv[0], argv.slice(1), env);
       add(`${program} direct (source)`, await untilReady(direct, "stderr", s.ready, t0, cpu0));
+      // Directly from the start-up cache's bundle (built by the untimed first start).
+      const file = await currentBundle(ROOT, program);
+      if (file) {
+        env[s.port] = `127.0.0.1:${freePort()}`;
+        const argv = launchCommand(program, { kind: "bundle", file, devRoot: ROOT }, {
+          env,
+          args: [],
+          cwd: ROOT,
+        }).argv;
+        cpu0 = childrenCpuMs();
+        t0 = performance.now();
+        const bundled = spawn(argv[0], argv.slice(1), env);
+        add(`${program} direct (bundle)`, await untilReady(bundled, "stderr", s.ready, t0, cpu0));
+      }
       env[s.port] = `127.0.0.1:${freePort()}`;
       cpu0 = childrenCpuMs();
       t0 = performance.now();
