@@ -35,8 +35,9 @@ const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 async function output(program: Program, args: string[], build: boolean): Promise<string> {
   const config = currentConfiguration();
   const checkout: Source = { kind: "checkout", root: ROOT };
-  const from = (file: string) => launcherOutput(program, cached(file), args, config);
-  const cached = (file: string): Source => ({ kind: "bundle", file, devRoot: ROOT });
+  // From the cache, Pilot finds the checkout's dev stack as from the source.
+  const from = (file: string) =>
+    launcherOutput(program, { kind: "bundle", file, devRoot: ROOT }, args, config);
   if (build) {
     try {
       return from(await buildBundle(ROOT, program));
