@@ -12,12 +12,13 @@ import { join } from "../lib/std/path.ts";
 import { DEV_LAYOUT, type Program, PROGRAMS } from "../lib/config/programs.ts";
 import { permissionFlags } from "./flags.ts";
 import { CONFIG_ENV, type Configuration, reachFor } from "./reach.ts";
+import { CACHE_DIR } from "./cache.ts";
 
 /** Where the program's code is. */
 export type Source =
   /** A checkout: `<root>/<entry>` with `<root>/deno.json`. */
   | { kind: "checkout"; root: string }
-  /** A release bundle: one self-contained file (`devRoot`: the checkout whose dev stack runs). */
+  /** A bundle (a release's, or the start-up cache's): one self-contained file (`devRoot`: the checkout whose dev stack runs). */
   | { kind: "bundle"; file: string; devRoot?: string };
 
 /** A command to run: the environment it adds, its folder, and its words. */
@@ -116,6 +117,47 @@ export function launcherOutput(
 
 /** The launcher's own grant: the variables of {@link CONFIG_ENV}. */
 export const LAUNCHER_ENV = "SPIKE_*,SPIFFE_ENDPOINT_SOCKET,HOME,INIT_CWD";
+
+/** The launcher's read grant: the checkout at `root` (to hash the sources its bundles are of). */
+function launcherRead(program: Program, root: string): string {
+  // The dev agent's registration file names its sockets: its launcher reads it, wherever it is.
+  return program === "agent" ? "--allow-read" : `--allow-read=${root}`;
+}
+
+/** The `deno` arguments that run the launcher of the checkout at `root` for `program`. */
+export function launcherArgs(program: Program, root: string): string[] {
+  return [
+    "run",
+    "--no-config",
+    "--no-prompt",
+    `--allow-env=${LAUNCHER_ENV}`,
+    launcherRead(program, root),
+    join(root, "launch/main.ts"),
+    program,
+  ];
+}
+
+/** The launcher's first argument when it is to build the program's bundle first. */
+export const BUILD_MARK = "--build";
+
+/**
+ * The `deno` arguments that run the launcher as the builder of the start-up
+ * cache: it may also write the cache folder and run Deno (`deno info`,
+ * `deno bundle`). Only a start that finds no current bundle runs it.
+ */
+export function builderArgs(program: Program, root: string): string[] {
+  const [run, ...rest] = launcherArgs(program, root);
+  const main = rest.splice(-2);
+  return [
+    run,
+    ...rest,
+    `--allow-write=${join(root, CACHE_DIR)}`,
+    `--allow-run=${Deno.execPath()}`,
+    main[0],
+    BUILD_MARK,
+    main[1],
+  ];
+}
 
 /** The configuration of this process: its environment and folder (`deno task` sets INIT_CWD). */
 export function currentConfiguration(): Omit<Configuration, "args"> {

@@ -58,11 +58,12 @@ export async function readSecretLine(prompt: string): Promise<string> {
     return new TextDecoder().decode(await readStdin(MAX_LINE)).trim();
   }
   const encoder = new TextEncoder();
-  Deno.stderr.writeSync(encoder.encode(prompt));
+  // Echo off before the prompt shows: a key typed as soon as it appears must not be echoed.
   Deno.stdin.setRaw(true);
   const bytes: number[] = [];
   const buf = new Uint8Array(1);
   try {
+    Deno.stderr.writeSync(encoder.encode(prompt));
     for (;;) {
       const n = await Deno.stdin.read(buf);
       if (n === null) break;

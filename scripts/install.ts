@@ -8,22 +8,13 @@
  * @module
  */
 
-import { join } from "node:path";
-import { shellQuote } from "../launch/command.ts";
-import { LAUNCHER_ENV } from "../launch/command.ts";
+import { launcherArgs, shellQuote } from "../launch/command.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 
 /** The text of the `spike` script for the checkout at `root`, run by `deno`. */
 export function spikeScript(root: string, deno: string): string {
-  const launcher = [
-    deno,
-    "run",
-    "--no-prompt",
-    `--allow-env=${LAUNCHER_ENV}`,
-    join(root, "launch/main.ts"),
-    "spike",
-  ].map(shellQuote).join(" ");
+  const launcher = [deno, ...launcherArgs("spike", root)].map(shellQuote).join(" ");
   return [
     "#!/bin/sh",
     `# spike: SPIKE Pilot from ${root}, with the grants its configuration names.`,

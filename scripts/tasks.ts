@@ -10,18 +10,17 @@
  * @module
  */
 
-import { LAUNCHER_ENV } from "../launch/command.ts";
+import { launcherArgs } from "../launch/command.ts";
 import { DEFAULT_PORTS, DEV_HOST, type Program, PROGRAM_NAMES } from "../lib/config/programs.ts";
 
 /** The task that starts `program` through the launcher. */
 export function launcherTask(program: Program): string {
-  // The dev agent's registration file names its sockets: the launcher reads it.
-  const read = program === "agent" ? " --allow-read" : "";
   // --no-config: the launcher's graph is local modules only (launch/imports_test.ts), so it skips
   // reading deno.json and deno.lock and setting up npm resolution, which the program does anyway.
-  const launcher =
-    `deno run --no-config --no-prompt "--allow-env=${LAUNCHER_ENV}"${read} launch/main.ts`;
-  return `sh -c 'c=$(${launcher} ${program} "$@") || exit; eval "$c"' ${program}`;
+  // The task runs in the checkout: its sh reads $PWD (a word with $ or * in double quotes).
+  const launcher = ["deno", ...launcherArgs(program, "$PWD")]
+    .map((w) => /[$*]/.test(w) ? `"${w}"` : w).join(" ");
+  return `sh -c 'c=$(${launcher} "$@") || exit; eval "$c"' ${program}`;
 }
 
 /** The task command of each program, and of the dev stack. */

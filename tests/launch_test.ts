@@ -221,9 +221,11 @@ Deno.test("the grants are narrow: what the configuration does not name is refuse
 
     // The same flags on a probe instead of Nexus: the named things pass, the rest is refused.
     const all = line.split(" ").map((w) => w.replace(/^'(.*)'$/, "$1"));
-    // cd DIR && DENO run --config FILE FLAGS... ENTRY
-    assert.deepEqual([all[0], all[2], all[4], all[5]], ["cd", "&&", "run", "--config"]);
-    const flags = all.slice(7, -1);
+    // cd DIR && DENO run --no-config FLAGS... BUNDLE: the start-up cache's bundle, no read grant
+    assert.deepEqual([all[0], all[2], all[4], all[5]], ["cd", "&&", "run", "--no-config"]);
+    assert.match(all.at(-1)!, new RegExp(`^${ROOT}\\.spike/cache/nexus-[0-9a-f]{64}\\.js$`));
+    const flags = all.slice(6, -1);
+    assert.ok(flags.every((f) => !f.includes("/.spike/cache")), "the bundle needs no grant");
     const probe = join(dir, "probe.ts");
     await Deno.mkdir(data);
     await Deno.writeTextFile(
