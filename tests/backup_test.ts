@@ -5,7 +5,9 @@
  * acknowledged before the backup began, and every path it lists is whole; the
  * file is 0600 and holds no value in clear; a second restore without --force
  * is refused; a Nexus with another root key refuses the backup and keeps what
- * it had; a damaged file is refused before it is sent.
+ * it had; a damaged file is refused before it is sent. After a rotation, a
+ * backup restores into a fresh Nexus that gets the new key from the Keepers,
+ * and cipher text made before the rotation still decrypts.
  */
 
 import assert from "node:assert/strict";
@@ -187,3 +189,52 @@ for (const backend of ["kv", "sqlite"] as const) {
     }
   });
 }
+
+Deno.test("after a rotation, a backup restores into a fresh Nexus that the Keepers give the new key", async () => {
+  const stack = await Stack.start({ backend: "kv" });
+  const file = join(stack.dir, "rotated.ndjson");
+  try {
+    assert.equal((await stack.spike("pilot", ["secret", "put", "app/db", "pass=one"])).code, 0);
+    assert.equal((await stack.spike("pilot", ["secret", "put", "app/db", "pass=two"])).code, 0);
+    const admin = await nexusAs(stack, "pilot");
+    let sealed;
+    try {
+      sealed = await admin.nexus.encrypt(new TextEncoder().encode("made before rotation"));
+    } finally {
+      admin.close();
+    }
+    const rotated = await stack.spike("pilot", ["operator", "rotate"]);
+    assert.equal(rotated.code, 0, rotated.stderr);
+    assert.match(rotated.stdout, /generation 2 is in use, 1 is retired/);
+    const backup = await stack.spike("pilot", ["operator", "backup", "--output", file]);
+    assert.equal(backup.code, 0, backup.stderr);
+
+    // The store is lost; the Keepers still hold generation 2's shares.
+    await stack.stopNexus();
+    await Deno.rename(stack.dataDir, `${stack.dataDir}-lost`);
+    await stack.startNexus();
+    const r = await whenReady(stack, ["operator", "restore-backup", "--file", file]);
+    assert.equal(r.code, 0, r.stderr + stack.nexus!.stderr());
+    assert.equal((await stack.spike("pilot", ["secret", "get", "app/db", "pass"])).stdout, "two");
+    assert.equal(
+      (await stack.spike("pilot", ["secret", "get", "app/db", "pass", "-v", "1"])).stdout,
+      "one",
+    );
+    const status = JSON.parse((await stack.spike("pilot", ["status", "-f", "json"])).stdout);
+    assert.equal(status.ready, true);
+    assert.equal(status.keyGeneration, 2);
+    const fresh = await nexusAs(stack, "pilot");
+    try {
+      assert.equal(
+        new TextDecoder().decode(await fresh.nexus.decrypt(sealed)),
+        "made before rotation",
+      );
+      await fresh.nexus.putSecret("app/after", { k: "v" });
+      assert.deepEqual(await fresh.nexus.getSecret("app/after"), { k: "v" });
+    } finally {
+      fresh.close();
+    }
+  } finally {
+    await stack.stop();
+  }
+});

@@ -11,7 +11,7 @@
  * check, the store empty unless forced), so bad input changes nothing. Then
  * the records are written in bounded commits (a backend's limits on one
  * commit, Deno KV's above all, rule out one commit for a whole store), with
- * the key-check record last: a restore cut short on a fresh Nexus leaves it
+ * the key-check (or keyring) record last: a restore cut short on a fresh Nexus leaves it
  * without a key-check, still pending, and the same restore can be run again
  * with force. With force, records the backup does not hold are deleted first.
  *
@@ -82,10 +82,11 @@ export function checkBackup(deps: RestoreDeps, bytes: Uint8Array): Backup {
 
 /**
  * A backup of a store whose key was rotated carries the keyring record (the
- * original key-check is gone). It restores only into a Nexus that already
- * holds that record's current generation, ready: a fresh Nexus, pending on
- * shares from the Keepers, has no way to learn the older generations it
- * names, so it is refused rather than half restored.
+ * original key-check is gone). Every record in it opens under the record's
+ * current generation (older cipher keys are wrapped under it), so it restores
+ * into a Nexus that holds that generation: ready, or pending on the Keepers'
+ * shares (a fresh Nexus after the store was lost), whose key must pass the
+ * current generation's key check.
  */
 function checkRotatedBackup(deps: RestoreDeps, backup: Backup, bytes: Uint8Array): Backup {
   let current: number;
@@ -103,14 +104,16 @@ function checkRotatedBackup(deps: RestoreDeps, backup: Backup, bytes: Uint8Array
     if (e instanceof ApiError) throw e;
     throw badRequest("not a usable backup: its keyring record cannot be read");
   }
-  if (deps.state.status !== "ready" || deps.state.generation !== current) {
+  const holdsIt = deps.state.status === "pending" ||
+    (deps.state.status === "ready" && deps.state.generation === current);
+  if (!holdsIt) {
     deps.log.error(
       "backup restore refused: the backup was made under root key generation " +
         `${current}, which this Nexus does not hold ready; nothing was written`,
     );
     throw badRequest(
       `the backup was made under root key generation ${current}: restore it into a Nexus ` +
-        "that holds that generation (ready)",
+        "that holds that generation (ready, or pending on the Keepers that hold it)",
     );
   }
   if (check === undefined || !deps.state.acceptsKeyCheck(fromBase64(check))) {
@@ -146,8 +149,11 @@ export async function restoreBackup(
   }
   const incoming = new Set(backup.records.map((r) => keyId(r.key)));
   const stale = existing.filter((e) => !incoming.has(keyId(e.key)));
-  const records = backup.records.filter((r) => keyId(r.key) !== KEY_CHECK_ID);
+  // The key-check or keyring record goes last: until it is there, a fresh Nexus stays pending.
+  const isMarker = (key: StoreKey) => keyId(key) === KEY_CHECK_ID || keyId(key) === KEYRING_ID;
+  const records = backup.records.filter((r) => !isMarker(r.key));
   const check = backup.records.find((r) => keyId(r.key) === KEY_CHECK_ID);
+  const ring = backup.records.find((r) => keyId(r.key) === KEYRING_ID);
 
   let tx = store.atomic();
   let count = 0;
@@ -174,7 +180,10 @@ export async function restoreBackup(
   if (check && (await store.get(KEY_CHECK_KEY)) === null) {
     await store.atomic().check(KEY_CHECK_KEY, null).set(KEY_CHECK_KEY, check.value).commit();
   }
-  if (!check) await state.refresh(); // a rotated store's keyring record, written above
+  if (ring) {
+    await store.atomic().set(KEYRING_KEY, ring.value).commit();
+    await state.refresh();
+  }
   if (state.status === "pending" && !(await state.confirmPending())) {
     throw new Error("the key-check record changed during the restore");
   }

@@ -433,15 +433,37 @@ export class RootKeyState {
   }
 
   /**
-   * Confirms the pending key (Bootstrap proved it holds the same key): writes
-   * the key-check record, unless one appeared meanwhile that disagrees.
+   * Confirms the pending key (Bootstrap proved it holds the same key, or a
+   * restored backup's key check opened under it): writes the key-check
+   * record, unless one appeared meanwhile that disagrees; on a store that now
+   * holds a keyring record, takes that record instead.
    */
   async confirmPending(): Promise<boolean> {
     const keyring = this.#rings.get(1);
     if (this.#status !== "pending" || !keyring) return this.#status === "ready";
+    const read = await this.readRecord();
+    if (read?.versionstamp) return this.#confirmPendingAsCurrent(keyring, read);
     const stored = await this.#writeKeyCheck(keyring);
     if (!keyring.verifyKeyCheck(stored)) return false;
     this.#become("ready", keyring, this.#points);
+    return true;
+  }
+
+  /**
+   * A keyring record appeared under the pending key (a rotated store's backup
+   * was restored): the Keepers hold that record's current generation, so the
+   * pending key must pass its key check; then the record gives the rest.
+   */
+  #confirmPendingAsCurrent(keyring: Keyring, read: RecordRead): boolean {
+    const { record } = read;
+    const check = record.checks[String(record.current)];
+    if (record.state !== "stable" || !check || !keyring.verifyKeyCheck(fromBase64(check))) {
+      return false;
+    }
+    this.#rings.delete(1);
+    this.#rings.set(record.current, keyring);
+    this.#apply(read, this.#points);
+    this.#ready();
     return true;
   }
 

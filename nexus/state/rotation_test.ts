@@ -18,6 +18,8 @@ const quiet = createLogger("test", "ERROR", () => {});
 const KEEPERS = [1, 2, 3].map((index) => ({ index, url: `https://keeper-${index}` }));
 const json = (values: Record<string, string>) => new TextEncoder().encode(JSON.stringify(values));
 
+const byIndex = (shares: Uint8Array[]) => new Map(shares.map((s) => [shareIndex(s), s.slice()]));
+
 /** Keepers in memory; `down` ones refuse every call. */
 function fakeKeepers(initial: Uint8Array[]) {
   const held = new Map(initial.map((s) => [shareIndex(s), s.slice()]));
@@ -150,23 +152,56 @@ Deno.test("rotation re-seals every record, keeps cipher text readable, and retir
     assert.equal(step.outcome, "retired");
     assert.equal(step.outcome === "retired" && step.generation, 1);
 
-    // A backup after the rotation carries the keyring record: it restores into a Nexus that
-    // holds generation 2, and is refused, changing nothing, by one that has no key yet.
+    // A backup after the rotation carries the keyring record. A fresh Nexus on an empty store,
+    // pending on another key, refuses it and changes nothing; one pending on the Keepers'
+    // generation 2 (the store was lost, the Keepers kept their shares) takes it and serves.
     const backup = await takeBackup(store, "memory");
+    const elsewhere = await openMemoryStore();
     const fresh2 = await openMemoryStore();
     try {
+      const other = nexus(elsewhere, keepers.client);
+      await other.state.adopt(
+        byIndex(await splitRootKey(crypto.getRandomValues(new Uint8Array(32)), 3, 2)),
+        "keepers",
+      );
+      await assert.rejects(
+        restoreBackup({ store: elsewhere, state: other.state, log: quiet }, backup, true),
+        /another root key/,
+      );
+      assert.deepEqual(await elsewhere.list([]), []);
+      assert.equal(other.state.status, "pending");
+
       const pending = nexus(fresh2, keepers.client);
       await pending.state.adopt(
         new Map([...keepers.held].slice(0, 2).map(([i, s]) => [i, s.slice()])),
         "keepers",
       );
-      await assert.rejects(
-        restoreBackup({ store: fresh2, state: pending.state, log: quiet }, backup, true),
-        /generation 2: restore it into a Nexus that holds that generation/,
+      assert.equal(pending.state.status, "pending");
+      const into = await restoreBackup(
+        { store: fresh2, state: pending.state, log: quiet },
+        backup,
+        false,
       );
-      assert.deepEqual(await fresh2.list(["secret-meta"]), []);
-      pending.keepers.stop();
+      assert.ok(into.records > 30);
+      assert.equal(pending.state.status, "ready");
+      assert.equal(pending.state.generation, 2);
+      assert.deepEqual(await pending.secrets.get("app/0", 0), { v: "two-0" });
+      assert.deepEqual(await pending.secrets.get("app/0", 1), { v: "one-0" });
+      assert.equal((await pending.policies.get("p")).pathPattern, "^app/");
+      const reopened = pending.state.cipherKeys().some((k) => {
+        try {
+          k.decrypt(before.nonce, before.ciphertext, "spike/cipher/v1");
+          return true;
+        } catch {
+          return false;
+        }
+      });
+      assert.ok(reopened, "cipher text made before the rotation decrypts after the restore");
+      await pending.secrets.put("app/restored", json({ v: "new" }));
+      await everyRecordUnder(fresh2, 2);
+      for (const n of [other, pending]) n.keepers.stop();
     } finally {
+      await elsewhere.close();
       await fresh2.close();
     }
     await a.secrets.put("app/after-backup", json({ v: "x" }));
