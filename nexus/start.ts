@@ -109,7 +109,11 @@ export async function startNexus(
   const rotation = keepers &&
     new Rotation({ state, store, secrets, policies, keepers, log });
   // A rotation a crash (or another replica) left unfinished is finished once the key is known.
-  if (rotation) state.onReady(() => rotation.resumeInBackground());
+  if (rotation) {
+    state.onReady(() => rotation.resumeInBackground());
+    // A rotation another replica left unfinished while this one stays up (it was killed).
+    rotation.watch(config.keeperUpdateIntervalMs);
+  }
   const ctx: NexusContext = {
     config,
     state,
