@@ -65,6 +65,7 @@ export async function startNexus(
     backend: config.backend,
     keyStatus: () => scraped.state?.status ?? "waiting",
     keyGeneration: () => scraped.state ? keyGeneration({ state: scraped.state }) : 0,
+    learnKey: async () => await scraped.state?.learnLatest(),
     keeperProbe,
   });
   // A deleted or replaced data folder must not swallow acknowledged writes.
