@@ -65,6 +65,7 @@ export async function startNexus(
     backend: config.backend,
     keyStatus: () => scraped.state?.status ?? "waiting",
     keyGeneration: () => scraped.state ? keyGeneration({ state: scraped.state }) : 0,
+    learnKey: async () => await scraped.state?.learnLatest(),
     keeperProbe,
   });
   // A deleted or replaced data folder must not swallow acknowledged writes.
@@ -109,7 +110,11 @@ export async function startNexus(
   const rotation = keepers &&
     new Rotation({ state, store, secrets, policies, keepers, log });
   // A rotation a crash (or another replica) left unfinished is finished once the key is known.
-  if (rotation) state.onReady(() => rotation.resumeInBackground());
+  if (rotation) {
+    state.onReady(() => rotation.resumeInBackground());
+    // A rotation another replica left unfinished while this one stays up (it was killed).
+    rotation.watch(config.keeperUpdateIntervalMs);
+  }
   const ctx: NexusContext = {
     config,
     state,

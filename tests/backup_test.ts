@@ -172,7 +172,9 @@ for (const backend of ["kv", "sqlite"] as const) {
       await t.step("a caller without the superuser role gets the forbidden answer", async () => {
         const { nexus: a, close: closeA } = await nexusAs(stack, "workload-a");
         try {
-          for (const call of [a.backup(), a.restoreBackup(await Deno.readFile(file))]) {
+          // The file is read first: a call started before an await could reject unobserved.
+          const bytes = await Deno.readFile(file);
+          for (const call of [() => a.backup(), () => a.restoreBackup(bytes)]) {
             await assert.rejects(call, (e: unknown) => {
               assert.ok(e instanceof ApiResponseError);
               assert.equal(`${e.status} ${e.code}`, "401 access_unauthorized");

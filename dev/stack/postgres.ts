@@ -211,6 +211,20 @@ export class PgCluster {
     ], { PGPASSWORD: this.password });
   }
 
+  /** Runs `pg_dump` on `database` with `args`, as the cluster's superuser; returns the dump. */
+  async dump(database: string, args: string[] = []): Promise<string> {
+    return await this.#tool("pg_dump", [
+      "-h",
+      "127.0.0.1",
+      "-p",
+      String(this.port),
+      "-U",
+      this.user,
+      ...args,
+      database,
+    ], { PGPASSWORD: this.password });
+  }
+
   /** Creates a fresh database (one per test keeps tests independent) and returns its URL. */
   async createDatabase(name: string): Promise<string> {
     await this.psql(`CREATE DATABASE "${name}"`);

@@ -21,6 +21,8 @@ export interface NexusMetricsSources {
   backend: string;
   keyStatus: () => KeyStatus;
   keyGeneration: () => number;
+  /** Called first at each scrape: learns another replica's rotation (`RootKeyState.learnLatest`). */
+  learnKey?: () => Promise<void>;
   keeperProbe?: Pick<KeeperProbe, "check">;
   now?: () => number;
 }
@@ -102,6 +104,7 @@ export class NexusMetrics {
     const now = sources.now ?? (() => Date.now());
     this.#info.set([VERSION, sources.backend], 1);
     this.registry.onCollect(async () => {
+      await sources.learnKey?.();
       const ready = sources.keyStatus() === "ready";
       this.#ready.set([], ready ? 1 : 0);
       this.#generation.set([], sources.keyGeneration());

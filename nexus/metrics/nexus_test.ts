@@ -61,3 +61,18 @@ Deno.test("requests are counted by route and status; unknown routes share one la
   assert.equal(sample(text, "spike_nexus_ready"), 0);
   assert.equal(sample(text, "spike_nexus_root_key_held_seconds"), undefined, "no key, no age");
 });
+
+Deno.test("a scrape learns the key first: the generation is the store's, not the last one seen", async () => {
+  let generation = 1;
+  const metrics = new NexusMetrics({
+    backend: "postgres",
+    keyStatus: () => "ready",
+    keyGeneration: () => generation,
+    // As RootKeyState.learnLatest does when another replica rotated the key.
+    learnKey: () => {
+      generation = 3;
+      return Promise.resolve();
+    },
+  });
+  assert.equal(sample(await metrics.expose(), "spike_nexus_root_key_generation"), 3);
+});

@@ -7,6 +7,9 @@
  * Encrypt uses the current generation's cipher key; decrypt tries it, then
  * every older generation's (kept wrapped in the keyring record, newest
  * first), so ciphertexts made before a root-key rotation still decrypt.
+ * Encrypt reads the keyring record first, and decrypt reads it when no held
+ * key opens the ciphertext, so a rotation another replica made counts here
+ * at once.
  *
  * @module
  */
@@ -47,7 +50,7 @@ export function cipherHandlers(ctx: NexusContext): RouteGroup<"cipher"> {
   const limit = ctx.config.maxCiphertextBytes;
   const key = () => ctx.state.key("cipher");
   // Ciphertexts made before a rotation were made under an older generation's cipher key.
-  const decrypt = (nonce: Uint8Array, ciphertext: Uint8Array) => {
+  const tryKeys = (nonce: Uint8Array, ciphertext: Uint8Array) => {
     for (const k of ctx.state.cipherKeys()) {
       try {
         return k.decrypt(nonce, ciphertext, AAD);
@@ -56,6 +59,17 @@ export function cipherHandlers(ctx: NexusContext): RouteGroup<"cipher"> {
       }
     }
     throw new IntegrityError("no cipher key generation opens the ciphertext");
+  };
+  // A ciphertext another replica made under a generation this one has not learned yet: learn
+  // the keyring record once and try again (no store read when a held key opens it).
+  const decrypt = async (nonce: Uint8Array, ciphertext: Uint8Array) => {
+    try {
+      return tryKeys(nonce, ciphertext);
+    } catch (e) {
+      if (!(e instanceof IntegrityError)) throw e;
+      await ctx.state.learnLatest();
+      return tryKeys(nonce, ciphertext);
+    }
   };
   const stream = (headers: Record<string, unknown>) =>
     headers["content-type"] === STREAM_CONTENT_TYPE;
@@ -68,8 +82,10 @@ export function cipherHandlers(ctx: NexusContext): RouteGroup<"cipher"> {
         return { streaming, plaintext };
       },
       rule: () => RULE,
-      act: ({ streaming, plaintext }) => {
+      act: async ({ streaming, plaintext }) => {
         if (plaintext.length > limit - TAG_BYTES) throw badRequest("the plaintext is too large");
+        // Under the generation in use, even when a rotation by another replica is not learned yet.
+        await ctx.state.learnLatest();
         const { nonce, ciphertext } = key().encrypt(plaintext, AAD);
         plaintext.fill(0);
         if (streaming) {
@@ -77,14 +93,14 @@ export function cipherHandlers(ctx: NexusContext): RouteGroup<"cipher"> {
           out[0] = CIPHER_VERSION;
           out.set(nonce, 1);
           out.set(ciphertext, 1 + NONCE_BYTES);
-          return Promise.resolve({ bytes: out, contentType: STREAM_CONTENT_TYPE });
+          return { bytes: out, contentType: STREAM_CONTENT_TYPE };
         }
         const response: EncryptResponse = {
           version: CIPHER_VERSION,
           nonce: toBase64(nonce),
           ciphertext: toBase64(ciphertext),
         };
-        return Promise.resolve({ json: response });
+        return { json: response };
       },
     }),
 
@@ -101,7 +117,7 @@ export function cipherHandlers(ctx: NexusContext): RouteGroup<"cipher"> {
           const ciphertext = body.subarray(1 + NONCE_BYTES);
           if (ciphertext.length > limit) throw badRequest("the ciphertext is too large");
           try {
-            const plaintext = decrypt(body.subarray(1, 1 + NONCE_BYTES), ciphertext);
+            const plaintext = await decrypt(body.subarray(1, 1 + NONCE_BYTES), ciphertext);
             return { bytes: plaintext, contentType: STREAM_CONTENT_TYPE };
           } catch (e) {
             if (e instanceof IntegrityError) return plainError("decryption failed");
@@ -111,7 +127,7 @@ export function cipherHandlers(ctx: NexusContext): RouteGroup<"cipher"> {
         const { nonce, ciphertext } = readDecrypt(await request.json(), limit);
         let plaintext: Uint8Array;
         try {
-          plaintext = decrypt(nonce, ciphertext);
+          plaintext = await decrypt(nonce, ciphertext);
         } catch (e) {
           if (e instanceof IntegrityError) throw internalError("decryption failed");
           throw e;

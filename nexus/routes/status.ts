@@ -22,6 +22,8 @@ export function keyGeneration(ctx: Pick<NexusContext, "state">): number {
 
 /** What Nexus reports about itself now (the Keepers are asked, within the probe's deadline). */
 export async function currentStatus(ctx: NexusContext): Promise<StatusResponse> {
+  // Another replica may have rotated the key: report the generation the store names now.
+  await ctx.state.learnLatest();
   const keepers = ctx.keeperProbe ? await ctx.keeperProbe.check() : [];
   return {
     ready: ctx.state.status === "ready",

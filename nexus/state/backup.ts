@@ -11,8 +11,8 @@
  * check, the store empty unless forced), so bad input changes nothing. Then
  * the records are written in bounded commits (a backend's limits on one
  * commit, Deno KV's above all, rule out one commit for a whole store), with
- * the key-check (or keyring) record last: a restore cut short on a fresh Nexus leaves it
- * without a key-check, still pending, and the same restore can be run again
+ * the key-check record (a rotated store's keyring record) last: a restore cut
+ * short on a fresh Nexus leaves it without one, still pending, and the same restore can be run again
  * with force. With force, records the backup does not hold are deleted first.
  *
  * @module
@@ -82,11 +82,11 @@ export function checkBackup(deps: RestoreDeps, bytes: Uint8Array): Backup {
 
 /**
  * A backup of a store whose key was rotated carries the keyring record (the
- * original key-check is gone). Every record in it opens under the record's
- * current generation (older cipher keys are wrapped under it), so it restores
- * into a Nexus that holds that generation: ready, or pending on the Keepers'
- * shares (a fresh Nexus after the store was lost), whose key must pass the
- * current generation's key check.
+ * original key-check is gone). It restores into a Nexus that holds that
+ * record's current generation: ready, or pending on the Keepers' shares (a
+ * fresh Nexus with the same Keepers). A stable record names no other root
+ * key (older cipher keys are wrapped under the current one), so the current
+ * key opens all of it. A backup taken mid-rotation is refused.
  */
 function checkRotatedBackup(deps: RestoreDeps, backup: Backup, bytes: Uint8Array): Backup {
   let current: number;
@@ -104,16 +104,15 @@ function checkRotatedBackup(deps: RestoreDeps, backup: Backup, bytes: Uint8Array
     if (e instanceof ApiError) throw e;
     throw badRequest("not a usable backup: its keyring record cannot be read");
   }
-  const holdsIt = deps.state.status === "pending" ||
-    (deps.state.status === "ready" && deps.state.generation === current);
-  if (!holdsIt) {
+  const { status, generation } = deps.state;
+  if (!(status === "pending" || (status === "ready" && generation === current))) {
     deps.log.error(
       "backup restore refused: the backup was made under root key generation " +
-        `${current}, which this Nexus does not hold ready; nothing was written`,
+        `${current}, which this Nexus does not hold; nothing was written`,
     );
     throw badRequest(
       `the backup was made under root key generation ${current}: restore it into a Nexus ` +
-        "that holds that generation (ready, or pending on the Keepers that hold it)",
+        "that holds that generation",
     );
   }
   if (check === undefined || !deps.state.acceptsKeyCheck(fromBase64(check))) {
@@ -149,11 +148,13 @@ export async function restoreBackup(
   }
   const incoming = new Set(backup.records.map((r) => keyId(r.key)));
   const stale = existing.filter((e) => !incoming.has(keyId(e.key)));
-  // The key-check or keyring record goes last: until it is there, a fresh Nexus stays pending.
-  const isMarker = (key: StoreKey) => keyId(key) === KEY_CHECK_ID || keyId(key) === KEYRING_ID;
-  const records = backup.records.filter((r) => !isMarker(r.key));
+  // The record that makes the store one this key opens (the key check, or a rotated store's
+  // keyring record) is written last, alone.
+  const last = (r: { key: StoreKey }) =>
+    keyId(r.key) === KEY_CHECK_ID || keyId(r.key) === KEYRING_ID;
+  const records = backup.records.filter((r) => !last(r));
   const check = backup.records.find((r) => keyId(r.key) === KEY_CHECK_ID);
-  const ring = backup.records.find((r) => keyId(r.key) === KEYRING_ID);
+  const keyring = backup.records.find((r) => keyId(r.key) === KEYRING_ID);
 
   let tx = store.atomic();
   let count = 0;
@@ -180,9 +181,11 @@ export async function restoreBackup(
   if (check && (await store.get(KEY_CHECK_KEY)) === null) {
     await store.atomic().check(KEY_CHECK_KEY, null).set(KEY_CHECK_KEY, check.value).commit();
   }
-  if (ring) {
-    await store.atomic().set(KEYRING_KEY, ring.value).commit();
-    await state.refresh();
+  if (keyring) {
+    if (!(await store.atomic().set(keyring.key, keyring.value).commit()).ok) {
+      throw new Error("a restore commit was refused");
+    }
+    await state.refresh(); // a ready Nexus learns it here; a pending one when confirmed below
   }
   if (state.status === "pending" && !(await state.confirmPending())) {
     throw new Error("the key-check record changed during the restore");

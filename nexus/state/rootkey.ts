@@ -217,6 +217,22 @@ export class RootKeyState {
   }
 
   /**
+   * {@link refresh} for routes that touch no record (status, cipher): another
+   * replica's rotation is learned now rather than at this process's next write
+   * or Keeper update. A store that does not answer leaves the keys held as they
+   * are (those routes still answer from memory); a record showing that this
+   * process holds only retired keys drops them (the route then answers 503).
+   */
+  async learnLatest(): Promise<void> {
+    try {
+      await this.refresh();
+    } catch {
+      // Either the store is unreachable (keep serving what is held) or the keys were dropped,
+      // which the status says and `key()` refuses: nothing else to do here.
+    }
+  }
+
+  /**
    * Makes `tx` (a write that seals with {@link sealing}) fail unless the
    * keyring record is still the one this process seals by, after learning
    * the latest one: the write is then tried again under the new generation.
@@ -358,8 +374,7 @@ export class RootKeyState {
       const key = await combineShares(subset);
       const keyring = new Keyring(key);
       key.fill(0);
-      const gen = Object.entries(record.checks)
-        .find(([, check]) => keyring.verifyKeyCheck(fromBase64(check)))?.[0];
+      const gen = this.#generationOf(keyring, record);
       if (gen === undefined) {
         keyring.destroy();
         continue;
@@ -372,11 +387,7 @@ export class RootKeyState {
           wrongShares.push(shareIndex(share));
         }
       }
-      for (const ring of this.#rings.values()) ring.destroy();
-      this.#rings.clear();
-      this.#rings.set(Number(gen), keyring);
-      this.#apply(read, subset.map((s) => s.slice()));
-      this.#ready();
+      this.#readyAs(gen, keyring, read, subset.map((s) => s.slice()));
       return { outcome: "ready", wrongShares };
     }
     return {
@@ -384,6 +395,22 @@ export class RootKeyState {
       reason: "no set of shares gives the root key that the stored key-check record was made with",
       suspectShares: all.map(shareIndex),
     };
+  }
+
+  /** The live generation of `record` whose key-check `keyring` passes, if any. */
+  #generationOf(keyring: Keyring, record: KeyringRecord): number | undefined {
+    const gen = Object.entries(record.checks)
+      .find(([, check]) => keyring.verifyKeyCheck(fromBase64(check)))?.[0];
+    return gen === undefined ? undefined : Number(gen);
+  }
+
+  /** Serves `keyring` as generation `gen` of `read`, the record that names its other keys. */
+  #readyAs(gen: number, keyring: Keyring, read: RecordRead, points: Uint8Array[]): void {
+    for (const ring of this.#rings.values()) if (ring !== keyring) ring.destroy();
+    this.#rings.clear();
+    this.#rings.set(gen, keyring);
+    this.#apply(read, points);
+    this.#ready();
   }
 
   /** The generation a rotation retired `share` with, or null (it is no retired key's share). */
@@ -433,37 +460,26 @@ export class RootKeyState {
   }
 
   /**
-   * Confirms the pending key (Bootstrap proved it holds the same key, or a
-   * restored backup's key check opened under it): writes the key-check
-   * record, unless one appeared meanwhile that disagrees; on a store that now
-   * holds a keyring record, takes that record instead.
+   * Confirms the pending key (Bootstrap proved it holds the same key): writes
+   * the key-check record, unless one appeared meanwhile that disagrees. When
+   * the store holds a keyring record instead (a restored backup of a rotated
+   * store), the pending key must pass its current generation's key check.
    */
   async confirmPending(): Promise<boolean> {
     const keyring = this.#rings.get(1);
     if (this.#status !== "pending" || !keyring) return this.#status === "ready";
+    // A restored backup of a rotated store brought a keyring record: the pending key must be
+    // the generation it names (it then names every other key), and no key-check is written.
     const read = await this.readRecord();
-    if (read?.versionstamp) return this.#confirmPendingAsCurrent(keyring, read);
+    if (read && read.versionstamp !== null) {
+      const gen = this.#generationOf(keyring, read.record);
+      if (gen === undefined || gen !== read.record.current) return false;
+      this.#readyAs(gen, keyring, read, this.#points);
+      return true;
+    }
     const stored = await this.#writeKeyCheck(keyring);
     if (!keyring.verifyKeyCheck(stored)) return false;
     this.#become("ready", keyring, this.#points);
-    return true;
-  }
-
-  /**
-   * A keyring record appeared under the pending key (a rotated store's backup
-   * was restored): the Keepers hold that record's current generation, so the
-   * pending key must pass its key check; then the record gives the rest.
-   */
-  #confirmPendingAsCurrent(keyring: Keyring, read: RecordRead): boolean {
-    const { record } = read;
-    const check = record.checks[String(record.current)];
-    if (record.state !== "stable" || !check || !keyring.verifyKeyCheck(fromBase64(check))) {
-      return false;
-    }
-    this.#rings.delete(1);
-    this.#rings.set(record.current, keyring);
-    this.#apply(read, this.#points);
-    this.#ready();
     return true;
   }
 

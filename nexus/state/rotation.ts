@@ -82,6 +82,7 @@ export class Rotation {
   #resealed = 0;
   #stopped = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #watcher: ReturnType<typeof setInterval> | undefined;
 
   constructor(options: RotationOptions) {
     this.#o = options;
@@ -130,10 +131,46 @@ export class Rotation {
     });
   }
 
-  /** Stops background retries. */
+  /**
+   * Every `intervalMs`, while the key is ready and this process drives no
+   * rotation: if the keyring record shows one unfinished (the replica that
+   * started it was killed, or is slower than the interval), this process
+   * drives it too. Two processes driving one rotation are safe: every step
+   * and every re-seal is a compare-and-set commit. Without this, a replica
+   * that stays up would leave a dead replica's rotation unfinished until some
+   * Nexus (re)started.
+   */
+  watch(intervalMs: number): void {
+    clearInterval(this.#watcher);
+    this.#watcher = setInterval(() => void this.#takeOver(), intervalMs);
+  }
+
+  async #takeOver(): Promise<void> {
+    const { state, log } = this.#o;
+    if (this.#stopped || this.#running || state.status !== "ready") return;
+    let read: RecordRead | null;
+    try {
+      read = await state.readRecord();
+    } catch (e) {
+      log.debug("could not read the keyring record to look for a rotation", {
+        error: errorMessage(e),
+      });
+      return;
+    }
+    if (!read || read.record.state === "stable" || this.#running || this.#stopped) return;
+    log.notice("joining an unfinished root key rotation", {
+      from: read.record.retiring?.gen ?? read.record.current,
+      to: read.record.next ?? read.record.current,
+      state: read.record.state,
+    });
+    this.resumeInBackground();
+  }
+
+  /** Stops background retries and the watch. */
   stop(): void {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    clearInterval(this.#watcher);
   }
 
   #fields(p: RotationProgress) {

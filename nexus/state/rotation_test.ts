@@ -1,68 +1,16 @@
 import assert from "node:assert/strict";
-import type { KeeperClient } from "../../lib/client/keeper.ts";
 import { sealedGeneration } from "../../lib/crypto/aead.ts";
 import { shareIndex, splitRootKey } from "../../lib/crypto/shamir.ts";
 import { createLogger } from "../../lib/log/log.ts";
 import { openMemoryStore } from "../store/kv.ts";
 import type { Store } from "../store/store.ts";
 import { decodeMetaRecord } from "./secrets.ts";
-import { KeeperLink } from "./keepers.ts";
+import { fakeKeepers, json, nexus, untilReady } from "./_test_replicas.ts";
 import { restoreBackup, takeBackup } from "./backup.ts";
-import { Policies } from "./policies.ts";
 import { RestoreCollector } from "./restore.ts";
-import { RootKeyState } from "./rootkey.ts";
-import { Rotation, RotationWaiting } from "./rotation.ts";
-import { Secrets } from "./secrets.ts";
+import { RotationWaiting } from "./rotation.ts";
 
 const quiet = createLogger("test", "ERROR", () => {});
-const KEEPERS = [1, 2, 3].map((index) => ({ index, url: `https://keeper-${index}` }));
-const json = (values: Record<string, string>) => new TextEncoder().encode(JSON.stringify(values));
-
-const byIndex = (shares: Uint8Array[]) => new Map(shares.map((s) => [shareIndex(s), s.slice()]));
-
-/** Keepers in memory; `down` ones refuse every call. */
-function fakeKeepers(initial: Uint8Array[]) {
-  const held = new Map(initial.map((s) => [shareIndex(s), s.slice()]));
-  const down = new Set<number>();
-  const index = (url: string) => Number(url.at(-1));
-  const client = {
-    contribute: (url: string, share: Uint8Array) => {
-      if (down.has(index(url))) return Promise.reject(new Error("down"));
-      held.set(index(url), share.slice());
-      return Promise.resolve();
-    },
-    shard: (url: string) => {
-      if (down.has(index(url))) return Promise.reject(new Error("down"));
-      return Promise.resolve(held.get(index(url))?.slice() ?? null);
-    },
-  } as unknown as KeeperClient;
-  return { held, down, client };
-}
-
-/** One Nexus process's objects on `store`. */
-function nexus(store: Store, client: KeeperClient) {
-  const state = new RootKeyState(2, 3, store);
-  const secrets = new Secrets(store, () => state.sealing("secrets"), () => 10, state);
-  const policies = new Policies(store, () => state.sealing("policies"), state);
-  const log = createLogger("test", "ERROR", () => {});
-  const keepers = new KeeperLink({
-    state,
-    keepers: KEEPERS,
-    client,
-    log,
-    updateIntervalMs: 60_000,
-  });
-  const rotation = new Rotation({ state, store, secrets, policies, keepers, log });
-  return { state, secrets, policies, keepers, rotation };
-}
-
-async function untilReady(n: { state: RootKeyState }): Promise<void> {
-  for (let i = 0; i < 200 && n.state.status !== "ready"; i++) {
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  assert.equal(n.state.status, "ready");
-}
-
 async function everyRecordUnder(store: Store, gen: number): Promise<void> {
   for (const e of await store.list(["secret-meta"])) {
     const { sealedMeta, inline } = decodeMetaRecord(e.value);
@@ -152,24 +100,27 @@ Deno.test("rotation re-seals every record, keeps cipher text readable, and retir
     assert.equal(step.outcome, "retired");
     assert.equal(step.outcome === "retired" && step.generation, 1);
 
-    // A backup after the rotation carries the keyring record. A fresh Nexus on an empty store,
-    // pending on another key, refuses it and changes nothing; one pending on the Keepers'
-    // generation 2 (the store was lost, the Keepers kept their shares) takes it and serves.
+    // A backup after the rotation carries the keyring record: a fresh Nexus pending on the
+    // Keepers' shares (generation 2) takes it and serves everything, old cipher text included;
+    // one pending on another key is refused, and nothing is written.
     const backup = await takeBackup(store, "memory");
-    const elsewhere = await openMemoryStore();
     const fresh2 = await openMemoryStore();
+    const other = await openMemoryStore();
     try {
-      const other = nexus(elsewhere, keepers.client);
-      await other.state.adopt(
-        byIndex(await splitRootKey(crypto.getRandomValues(new Uint8Array(32)), 3, 2)),
+      const otherShares = await splitRootKey(crypto.getRandomValues(new Uint8Array(32)), 3, 2);
+      const stranger = nexus(other, fakeKeepers(otherShares).client);
+      await stranger.state.adopt(
+        new Map(otherShares.slice(0, 2).map((s) => [shareIndex(s), s.slice()])),
         "keepers",
       );
+      assert.equal(stranger.state.status, "pending");
       await assert.rejects(
-        restoreBackup({ store: elsewhere, state: other.state, log: quiet }, backup, true),
-        /another root key/,
+        restoreBackup({ store: other, state: stranger.state, log: quiet }, backup, false),
+        /made under another root key/,
       );
-      assert.deepEqual(await elsewhere.list([]), []);
-      assert.equal(other.state.status, "pending");
+      assert.deepEqual(await other.list([]), []);
+      assert.equal(stranger.state.status, "pending");
+      stranger.keepers.stop();
 
       const pending = nexus(fresh2, keepers.client);
       await pending.state.adopt(
@@ -177,18 +128,19 @@ Deno.test("rotation re-seals every record, keeps cipher text readable, and retir
         "keepers",
       );
       assert.equal(pending.state.status, "pending");
-      const into = await restoreBackup(
+      const done = await restoreBackup(
         { store: fresh2, state: pending.state, log: quiet },
         backup,
         false,
       );
-      assert.ok(into.records > 30);
+      assert.ok(done.records > 30);
       assert.equal(pending.state.status, "ready");
       assert.equal(pending.state.generation, 2);
+      assert.equal(await fresh2.get(["system", "key-check"]), null, "a key-check was written");
       assert.deepEqual(await pending.secrets.get("app/0", 0), { v: "two-0" });
       assert.deepEqual(await pending.secrets.get("app/0", 1), { v: "one-0" });
       assert.equal((await pending.policies.get("p")).pathPattern, "^app/");
-      const reopened = pending.state.cipherKeys().some((k) => {
+      const opens = pending.state.cipherKeys().some((k) => {
         try {
           k.decrypt(before.nonce, before.ciphertext, "spike/cipher/v1");
           return true;
@@ -196,13 +148,13 @@ Deno.test("rotation re-seals every record, keeps cipher text readable, and retir
           return false;
         }
       });
-      assert.ok(reopened, "cipher text made before the rotation decrypts after the restore");
+      assert.ok(opens, "cipher text made before the rotation does not open after the restore");
       await pending.secrets.put("app/restored", json({ v: "new" }));
       await everyRecordUnder(fresh2, 2);
-      for (const n of [other, pending]) n.keepers.stop();
+      pending.keepers.stop();
     } finally {
-      await elsewhere.close();
       await fresh2.close();
+      await other.close();
     }
     await a.secrets.put("app/after-backup", json({ v: "x" }));
     const restored = await restoreBackup({ store, state: a.state, log: quiet }, backup, true);
@@ -262,6 +214,54 @@ Deno.test("a rotation waits for a missing Keeper, survives a restart in the hand
     assert.equal(a.state.generation, 3);
     a.keepers.stop();
     b.keepers.stop();
+  } finally {
+    await store.close();
+  }
+});
+
+Deno.test("a replica that stays up finishes a rotation another replica left unfinished", async () => {
+  const store = await openMemoryStore();
+  try {
+    const shares = await splitRootKey(crypto.getRandomValues(new Uint8Array(32)), 3, 2);
+    const keepers = fakeKeepers(shares);
+    const a = nexus(store, keepers.client);
+    const b = nexus(store, keepers.client);
+    await a.state.adopt(
+      new Map(shares.slice(0, 2).map((s) => [shareIndex(s), s.slice()])),
+      "restore",
+    );
+    await b.state.adopt(
+      new Map(shares.slice(1, 3).map((s) => [shareIndex(s), s.slice()])),
+      "keepers",
+    );
+    for (let i = 0; i < 20; i++) await a.secrets.put(`app/${i}`, json({ v: `${i}` }));
+    // A starts a rotation and "dies" while a Keeper is away: the record stays in the handover.
+    keepers.down.add(3);
+    await assert.rejects(a.rotation.begin(), RotationWaiting);
+    a.rotation.stop();
+    a.keepers.stop();
+    keepers.down.delete(3);
+    const stuck = await b.state.readRecord();
+    assert.equal(stuck?.record.state, "handover");
+    // Nothing but B's watch drives it: no restart, no rotate call.
+    b.rotation.watch(20);
+    try {
+      for (let i = 0; i < 300; i++) {
+        if ((await b.state.readRecord())?.record.state === "stable") break;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      const done = await b.state.readRecord();
+      assert.deepEqual([done?.record.state, done?.record.current], ["stable", 2]);
+      await everyRecordUnder(store, 2);
+      assert.equal(b.state.generation, 2);
+      assert.deepEqual(await b.secrets.get("app/7", 0), { v: "7" });
+      // Once stable, the watch starts nothing more: the generation stays.
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal((await b.state.readRecord())?.record.current, 2);
+    } finally {
+      b.rotation.stop();
+      b.keepers.stop();
+    }
   } finally {
     await store.close();
   }
