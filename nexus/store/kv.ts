@@ -117,7 +117,7 @@ const keyId = (key: StoreKey) => JSON.stringify(key);
  * caller asked (one snapshot for the group), nothing is answered from
  * memory, and a group that fails is read key by key, so one caller's bad
  * key never fails another's read. With many concurrent requests this about
- * halves the store's cost per read (measured: `bench/` README figures).
+ * halves the store's cost per read (README, Performance).
  */
 export class KvStore implements Store {
   readonly #known = new Map<string, Known>();
