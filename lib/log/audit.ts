@@ -13,6 +13,7 @@
  */
 
 import type { Completion } from "../http/dispatch.ts";
+import { stderrLines } from "./stderr.ts";
 
 const encoder = new TextEncoder();
 
@@ -30,10 +31,13 @@ export function auditLine(
   return JSON.stringify({ ...head, ...completion }) + "\n";
 }
 
-/** A sink for completion records that writes audit lines for `component`. */
+/**
+ * A sink for completion records that writes audit lines for `component`; by
+ * default to stderr, one write per turn of the event loop (`./stderr.ts`).
+ */
 export function createAuditTrail(
   component: string,
-  write: (line: string) => void = (line) => Deno.stderr.writeSync(encoder.encode(line)),
+  write: (line: string) => void = (line) => stderrLines().write(line),
 ): (completion: Completion) => void {
   return (completion) => write(auditLine(component, completion));
 }

@@ -7,6 +7,7 @@
  */
 
 import { ConfigError } from "../config/env.ts";
+import { stderrLines } from "./stderr.ts";
 
 /** Log levels, least to most severe. */
 export const LEVELS = ["DEBUG", "INFO", "WARN", "ERROR"] as const;
@@ -36,13 +37,11 @@ export function levelFromEnv(): Level {
   );
 }
 
-const encoder = new TextEncoder();
-
 /** A logger for `component` that writes lines at `level` and above to `write` (stderr). */
 export function createLogger(
   component: string,
   level: Level = levelFromEnv(),
-  write: (line: string) => void = (line) => Deno.stderr.writeSync(encoder.encode(line)),
+  write: (line: string) => void = (line) => stderrLines().writeNow(line),
 ): Logger {
   const min = LEVELS.indexOf(level);
   const emit = (lvl: Level | "NOTICE") => (msg: string, fields: Fields = {}) => {

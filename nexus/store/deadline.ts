@@ -24,28 +24,52 @@ export class StoreTimeoutError extends ApiError {
 
 /**
  * Wraps `store` so that `get`, `list` and `commit` fail with {@link StoreTimeoutError}
- * after `timeoutMs`; `onTimeout` hears of each. Everything else is passed through.
+ * after `timeoutMs` (checked every tenth of it, at most every 100 ms: an operation is
+ * answered at most that much after its deadline); `onTimeout` hears of each. Everything
+ * else is passed through. One timer for all the operations under way, rather than one
+ * per operation: a timer set and cleared costs about 8 µs here, a Map entry far less.
  */
 export function withDeadline(
   store: Store,
   timeoutMs: number,
   onTimeout: (error: StoreTimeoutError) => void = () => {},
 ): Store {
-  const within = <T>(operation: string, work: Promise<T>): Promise<T> => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const error = new StoreTimeoutError(operation, timeoutMs);
-        onTimeout(error);
-        reject(error);
-      }, timeoutMs);
-    });
-    work.catch(() => {}); // a late failure of an operation already answered is not news
-    return Promise.race([work, late]).finally(() => clearTimeout(timer));
+  /** Operations under way, in the order they started (so also of their deadlines). */
+  const inflight = new Map<object, { deadline: number; operation: string; fail: Fail }>();
+  const tick = Math.max(5, Math.min(100, Math.floor(timeoutMs / 10)));
+  let sweeper: ReturnType<typeof setInterval> | undefined;
+  const sweep = () => {
+    const now = performance.now();
+    for (const [id, op] of inflight) {
+      if (op.deadline > now) break;
+      inflight.delete(id);
+      const error = new StoreTimeoutError(op.operation, timeoutMs);
+      onTimeout(error);
+      op.fail(error);
+    }
+    if (inflight.size === 0) {
+      clearInterval(sweeper);
+      sweeper = undefined;
+    }
   };
+  const within = <T>(operation: string, work: Promise<T>): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      const id = {};
+      inflight.set(id, { deadline: performance.now() + timeoutMs, operation, fail: reject });
+      if (sweeper === undefined) {
+        sweeper = setInterval(sweep, tick); // stopped by the sweep that finds none under way
+      }
+      // A late outcome of an operation already answered is not news.
+      work.then(
+        (value) => inflight.delete(id) && resolve(value),
+        (error) => inflight.delete(id) && reject(error),
+      );
+    });
   return wrapStore(store, {
     get: (key) => within("get", store.get(key)),
     list: (prefix, options) => within("list", store.list(prefix, options)),
     commit: (inner) => within("commit", inner.commit()),
   });
 }
+
+type Fail = (error: unknown) => void;

@@ -75,6 +75,13 @@ interface Pending {
   reject: (error: unknown) => void;
 }
 
+/** A caller's read, waiting for the next batch (see {@link KvStore}). */
+interface PendingRead {
+  key: Deno.KvKey;
+  resolve: (entry: Deno.KvEntryMaybe<Stored>) => void;
+  reject: (error: unknown) => void;
+}
+
 /** Deno KV's limits on one atomic operation, with room to spare. */
 const MAX_CHECKS = 100;
 const MAX_MUTATIONS = 1000;
@@ -102,6 +109,15 @@ const keyId = (key: StoreKey) => JSON.stringify(key);
  * held then, and adds a check on that versionstamp to the commit: the guess
  * is used only if it is still true in the store, across processes too (a
  * lost guess is read again and the commit retried). It never answers a read.
+ *
+ * Reads are grouped the same way, for the same reason: the reads callers
+ * ask for within one turn of the event loop (up to Deno KV's 10 keys per
+ * `getMany`) go to the store as one `getMany`, sent once that turn's
+ * microtasks have run. Each is still a read of the store as it is after the
+ * caller asked (one snapshot for the group), nothing is answered from
+ * memory, and a group that fails is read key by key, so one caller's bad
+ * key never fails another's read. With many concurrent requests this about
+ * halves the store's cost per read (README, Performance).
  */
 export class KvStore implements Store {
   readonly #known = new Map<string, Known>();
@@ -109,6 +125,8 @@ export class KvStore implements Store {
   #flushing = false;
   /** Callers of a failed group, being tried alone. */
   readonly #alone = new Set<Promise<void>>();
+  /** Reads asked for in this turn of the event loop, sent together at its end. */
+  #reads: PendingRead[] = [];
 
   /** Set while a snapshot or a scrub holds commits back. */
   #held: Promise<void> | null = null;
@@ -134,9 +152,39 @@ export class KvStore implements Store {
     return (await Promise.all(batches)).flat();
   }
 
+  /** Reads one key, in this turn's group of reads. */
+  #read(key: StoreKey): Promise<Deno.KvEntryMaybe<Stored>> {
+    return new Promise((resolve, reject) => {
+      this.#reads.push({ key: key as Deno.KvKey, resolve, reject });
+      if (this.#reads.length === 1) queueMicrotask(() => this.#sendReads());
+    });
+  }
+
+  #sendReads(): void {
+    const reads = this.#reads;
+    this.#reads = [];
+    for (let i = 0; i < reads.length; i += GET_MANY) {
+      const group = reads.slice(i, i + GET_MANY);
+      if (group.length === 1) {
+        this.#readAlone(group[0]);
+        continue;
+      }
+      this.kv.getMany<Stored[]>(group.map((r) => r.key)).then(
+        (entries) => entries.forEach((entry, j) => group[j].resolve(entry)),
+        () => group.forEach((r) => this.#readAlone(r)), // each caller gets its own answer
+      );
+    }
+  }
+
+  #readAlone(read: PendingRead): void {
+    // A key Deno KV refuses throws at once rather than rejecting: both reach the caller.
+    new Promise<Deno.KvEntryMaybe<Stored>>((resolve) => resolve(this.kv.get<Stored>(read.key)))
+      .then(read.resolve, read.reject);
+  }
+
   async get(key: StoreKey): Promise<StoreEntry | null> {
     for (;;) {
-      const entry = await this.kv.get<Stored>(key as Deno.KvKey);
+      const entry = await this.#read(key);
       this.#remember(key, { versionstamp: entry.versionstamp, parts: headerParts(entry.value) });
       if (entry.versionstamp === null) return null;
       if (entry.value instanceof Uint8Array) {
@@ -144,7 +192,7 @@ export class KvStore implements Store {
       }
       const count = entry.value.parts;
       const parts = await this.#getMany(Array.from({ length: count }, (_, i) => partKey(key, i)));
-      const again = await this.kv.get<Stored>(key as Deno.KvKey);
+      const again = await this.#read(key);
       if (again.versionstamp !== entry.versionstamp) continue; // rewritten meanwhile: read again
       const value = new Uint8Array(
         parts.reduce((n, p) => n + ((p.value as Uint8Array | null)?.length ?? 0), 0),

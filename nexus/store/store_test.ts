@@ -255,6 +255,74 @@ Deno.test("kv: concurrent commits share atomic operations; a lost check fails on
   }
 });
 
+Deno.test("kv: reads asked for in one turn go as one getMany; a bad key fails only its own read", async () => {
+  const calls = { get: 0, getMany: 0 };
+  const raw = await Deno.openKv(":memory:");
+  const kv = new Proxy(raw, {
+    get(target, prop) {
+      if (prop === "get" || prop === "getMany") calls[prop]++;
+      const value = Reflect.get(target, prop);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  const store = new KvStore(kv);
+  try {
+    const tx = store.atomic();
+    for (let i = 0; i < 25; i++) tx.set(["k", i], bytes(`v${i}`));
+    tx.set(["big"], pattern(PART_BYTES * 2 + 5, 3));
+    assert.ok((await tx.commit()).ok);
+    calls.get = calls.getMany = 0;
+    const read = await Promise.all(Array.from({ length: 25 }, (_, i) => store.get(["k", i])));
+    assert.deepEqual(read.map((e) => e && text(e.value)), read.map((_, i) => `v${i}`));
+    assert.deepEqual(calls, { get: 0, getMany: 3 }); // 10 + 10 + 5
+    // Absent keys, the same key twice, a large value (parts) and a key Deno KV refuses, together.
+    calls.get = calls.getMany = 0;
+    const tooLong: StoreKey = ["k", "x".repeat(3000)];
+    const mixed = await Promise.allSettled([
+      store.get(["k", 3]),
+      store.get(["absent"]),
+      store.get(tooLong),
+      store.get(["k", 3]),
+      store.get(["big"]),
+    ]);
+    assert.equal(mixed[2].status, "rejected");
+    const ok = mixed.map((r) => r.status === "fulfilled" ? r.value : undefined);
+    assert.equal(text(ok[0]!.value), "v3");
+    assert.equal(ok[1], null);
+    assert.equal(text(ok[3]!.value), "v3");
+    assert.deepEqual(ok[4]!.value, pattern(PART_BYTES * 2 + 5, 3));
+    // The group failed, so each key was read alone (5 gets); then the large value's parts
+    // (one getMany) and the re-read of its header (alone in its turn: a get).
+    assert.deepEqual(calls, { get: 6, getMany: 2 });
+    // A read asked for after a commit is acknowledged sees it (nothing is answered from memory).
+    const [, after] = await Promise.all([
+      store.atomic().set(["k", 3], bytes("new")).commit(),
+      Promise.resolve().then(() => store.get(["k", 3])),
+    ]);
+    assert.ok(after && ["v3", "new"].includes(text(after.value)));
+    assert.equal(text((await store.get(["k", 3]))!.value), "new");
+  } finally {
+    await store.close();
+  }
+});
+
+Deno.test("kv: a grouped read sees what another process wrote before it asked", async () => {
+  const dir = await Deno.makeTempDir();
+  const a = await openKvStore(dir);
+  const b = await openKvStore(dir);
+  try {
+    for (let round = 0; round < 20; round++) {
+      assert.ok((await a.atomic().set(["k", round % 3], bytes(String(round))).commit()).ok);
+      const seen = await Promise.all([0, 1, 2].map((i) => b.get(["k", i])));
+      assert.equal(text(seen[round % 3]!.value), String(round));
+    }
+  } finally {
+    await a.close();
+    await b.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("kv: what a store remembers of a key is checked, so another process's large value leaves no parts", async () => {
   const dir = await Deno.makeTempDir();
   const raw = await Deno.openKv(`${dir}/${KV_FILE}`);
