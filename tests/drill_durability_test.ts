@@ -59,6 +59,11 @@ for (const backend of ["kv", "sqlite", "postgres"] as const) {
         }
       });
       await new Promise((r) => setTimeout(r, 2000));
+      // Under load the first writes can take longer: the kill must come after some were acknowledged.
+      for (let waited = 0; own.size === 0; waited += 100) {
+        assert.ok(waited < 60_000, "no write to an own path was acknowledged within a minute");
+        await new Promise((r) => setTimeout(r, 100));
+      }
       const ackedBeforeKill = own.size + [...sharedAcks.values()].reduce((a, b) => a + b, 0);
       await stack.stopNexus("SIGKILL");
       const started = performance.now();
