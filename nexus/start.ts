@@ -27,6 +27,7 @@ import { Policies } from "./state/policies.ts";
 import { RestoreCollector } from "./state/restore.ts";
 import { RootKeyState } from "./state/rootkey.ts";
 import { Rotation } from "./state/rotation.ts";
+import { Rekey } from "./state/rekey.ts";
 import { Secrets } from "./state/secrets.ts";
 import { guardStoreFile } from "./store/file_guard.ts";
 import { StoreTimeoutError, withDeadline } from "./store/deadline.ts";
@@ -85,7 +86,7 @@ export async function startNexus(
     : opened;
   const guarded = file ? guardStoreFile(bounded, join(config.dataDir, file)) : bounded;
   const store = metrics ? instrumentStore(guarded, metrics) : guarded;
-  const state = new RootKeyState(config.threshold, config.shares, store);
+  const state = new RootKeyState(config.threshold, config.shares, store, config.keepers);
   scraped.state = state;
   if (metrics) state.onReady(() => metrics.keyReady());
   const keepers = agent && new KeeperLink({
@@ -110,6 +111,10 @@ export async function startNexus(
     new Rotation({ state, store, secrets, policies, keepers, log });
   // A rotation a crash (or another replica) left unfinished is finished once the key is known.
   if (rotation) state.onReady(() => rotation.resumeInBackground());
+  const rekey = keepers &&
+    new Rekey({ state, store, keepers, configured: config.keepers, log });
+  // Likewise a rekey: it rolls forward once the key is known.
+  if (rekey) state.onReady(() => rekey.resumeInBackground());
   const ctx: NexusContext = {
     config,
     state,
@@ -123,6 +128,7 @@ export async function startNexus(
     secrets,
     policies,
     rotation,
+    rekey,
     restore: new RestoreCollector(state),
   };
   const server = createNexusServer(ctx, source);
@@ -148,6 +154,7 @@ export async function startNexus(
   keepers?.start();
   onShutdown(async () => {
     rotation?.stop();
+    rekey?.stop();
     keepers?.stop();
     await metricsServer?.close();
     await server.close();
