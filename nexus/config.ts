@@ -136,7 +136,11 @@ export function loadNexusConfig(): NexusConfig {
   const backend = parseBackend();
   const profile: BackendProfile = BACKENDS[backend];
   const keepers = profile.keepers ? keeperPeersFromEnv() : [];
-  const { shares, threshold } = shamirFromEnv(profile.keepers ? keepers.length : undefined);
+  // More Keepers than shares: the extra ones are there for a rekey to hand shares to.
+  const { shares, threshold } = shamirFromEnv(
+    profile.keepers ? keepers.length : undefined,
+    true,
+  );
   return {
     listen: parseListenAddress(
       "SPIKE_NEXUS_TLS_PORT",

@@ -14,6 +14,7 @@ import type { KeeperProbe } from "./state/keeper_probe.ts";
 import type { KeeperLink } from "./state/keepers.ts";
 import type { Policies } from "./state/policies.ts";
 import type { RestoreCollector } from "./state/restore.ts";
+import type { Rekey } from "./state/rekey.ts";
 import type { Rotation } from "./state/rotation.ts";
 import type { Secrets } from "./state/secrets.ts";
 import type { RootKeyState } from "./state/rootkey.ts";
@@ -34,6 +35,8 @@ export interface NexusContext {
   readonly keepers: KeeperLink | undefined;
   /** Root-key rotation (absent without Keepers). */
   readonly rotation?: Rotation;
+  /** New shares of the same root key for a new Keeper set (absent without Keepers). */
+  readonly rekey?: Rekey;
   /** Asks the Keepers how they are, for status and metrics (absent without Keepers). */
   readonly keeperProbe?: KeeperProbe;
   /** Present when `SPIKE_NEXUS_METRICS_PORT` is set: every answered request is counted. */

@@ -57,6 +57,7 @@ const SAMPLE_BODIES: Record<NexusRouteName, unknown> = {
   "bootstrap.state": {},
   "status.get": {},
   "rootkey.rotate": { generation: 1 },
+  "rootkey.rekey": { shares: 3, threshold: 2 },
 };
 
 /** The routes any member of SPIKE's trust domains may call without a role or policy. */

@@ -27,6 +27,7 @@ import { Policies } from "./state/policies.ts";
 import { RestoreCollector } from "./state/restore.ts";
 import { RootKeyState } from "./state/rootkey.ts";
 import { Rotation } from "./state/rotation.ts";
+import { Rekey } from "./state/rekey.ts";
 import { Secrets } from "./state/secrets.ts";
 import { guardStoreFile } from "./store/file_guard.ts";
 import { StoreTimeoutError, withDeadline } from "./store/deadline.ts";
@@ -86,7 +87,7 @@ export async function startNexus(
     : opened;
   const guarded = file ? guardStoreFile(bounded, join(config.dataDir, file)) : bounded;
   const store = metrics ? instrumentStore(guarded, metrics) : guarded;
-  const state = new RootKeyState(config.threshold, config.shares, store);
+  const state = new RootKeyState(config.threshold, config.shares, store, config.keepers);
   scraped.state = state;
   if (metrics) state.onReady(() => metrics.keyReady());
   const keepers = agent && new KeeperLink({
@@ -115,6 +116,10 @@ export async function startNexus(
     // A rotation another replica left unfinished while this one stays up (it was killed).
     rotation.watch(config.keeperUpdateIntervalMs);
   }
+  const rekey = keepers &&
+    new Rekey({ state, store, keepers, configured: config.keepers, log });
+  // Likewise a rekey: it rolls forward once the key is known.
+  if (rekey) state.onReady(() => rekey.resumeInBackground());
   const ctx: NexusContext = {
     config,
     state,
@@ -128,6 +133,7 @@ export async function startNexus(
     secrets,
     policies,
     rotation,
+    rekey,
     restore: new RestoreCollector(state),
   };
   const server = createNexusServer(ctx, source);
@@ -153,6 +159,7 @@ export async function startNexus(
   keepers?.start();
   onShutdown(async () => {
     rotation?.stop();
+    rekey?.stop();
     keepers?.stop();
     await metricsServer?.close();
     await server.close();

@@ -51,6 +51,8 @@ export interface RestoreResponse {
    * bodies carry codes only, so the refusal is said here.
    */
   retiredGeneration?: number;
+  /** Ours: set when the share was refused because a rekey replaced its Keeper set's shares. */
+  replacedByRekey?: boolean;
 }
 
 /** `POST /v1/bootstrap/verify` body. */

@@ -40,3 +40,58 @@ export function parseRotateRequest(obj: JsonObject): RotateRequest {
   }
   return { generation };
 }
+
+/**
+ * `POST /v1/operator/rekey` body (ours, the superuser only): new shares of
+ * the same root key for `shares` Keepers, any `threshold` of which give it.
+ * `keepers` (default: every Keeper in `SPIKE_NEXUS_KEEPER_PEERS`) must each
+ * be listed there. The answer comes when every Keeper of the new set holds
+ * its share and the set is in force.
+ */
+export interface RekeyRequest {
+  shares: number;
+  threshold: number;
+  keepers?: string[];
+}
+
+/** `POST /v1/operator/rekey` success body. */
+export interface RekeyResponse {
+  done: boolean;
+  threshold: number;
+  /** The set in force: each Keeper with the x coordinate of its share. */
+  keepers: { index: number; url: string }[];
+  /** Keepers dropped from the set that did not answer: they still hold an old share. */
+  notForgotten: string[];
+}
+
+/** `POST /v1/operator/rekey` 400 body when the plan cannot be carried out (nothing changed). */
+export interface RekeyRefusal {
+  done: false;
+  threshold: 0;
+  keepers: null;
+  notForgotten: null;
+  err: "api_bad_request";
+  /** Why, for the operator (names Keeper URLs and counts only). */
+  refused: string;
+}
+
+/** Parses a rekey request. */
+export function parseRekeyRequest(obj: JsonObject): RekeyRequest {
+  const count = (name: "shares" | "threshold") => {
+    const v = obj[name];
+    if (typeof v !== "number" || !Number.isInteger(v) || v < 2 || v > 255) {
+      throw invalid(name, "range", "a whole number from 2 to 255", `"${name}" is not valid`);
+    }
+    return v;
+  };
+  const request: RekeyRequest = { shares: count("shares"), threshold: count("threshold") };
+  const keepers = obj.keepers;
+  if (keepers === undefined || keepers === null) return request;
+  if (
+    !Array.isArray(keepers) || keepers.length > 255 ||
+    !keepers.every((k) => typeof k === "string" && k.length > 0 && k.length <= 2048)
+  ) {
+    throw invalid("keepers", "type", "a list of Keeper URLs", '"keepers" is not valid');
+  }
+  return { ...request, keepers: keepers as string[] };
+}

@@ -24,6 +24,8 @@ export const NexusPath = {
   status: "/v1/status",
   // Root-key rotation (ours; lib/api/rotation.ts).
   operatorRotate: "/v1/operator/rotate",
+  /** Ours: new shares of the same root key for a new Keeper set (lib/api/rotation.ts). */
+  operatorRekey: "/v1/operator/rekey",
 } as const;
 
 /** Keeper API paths. */
@@ -200,6 +202,10 @@ export const NEXUS_ROUTES = [
   // Root-key rotation (ours; lib/api/rotation.ts): the superuser only.
   route("rootkey.rotate", NexusPath.operatorRotate, "", {
     errorShape: { from: 0, to: 0, state: "", done: false, resealed: 0 },
+    lite: true,
+  }),
+  route("rootkey.rekey", NexusPath.operatorRekey, "", {
+    errorShape: { done: false, threshold: 0, keepers: null, notForgotten: null },
     lite: true,
   }),
   ...LIFECYCLE_ROUTES,

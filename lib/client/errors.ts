@@ -16,7 +16,12 @@ export class ApiResponseError extends Error {
   /** The contract's error code, when the status maps to one. */
   readonly code: ErrorCode | undefined;
 
-  constructor(readonly status: number, readonly url: string) {
+  constructor(
+    readonly status: number,
+    readonly url: string,
+    /** The answer's body (most carry only the error code; a refused rekey also says why). */
+    readonly body?: Uint8Array,
+  ) {
     const code = codeForStatus(status);
     super(`${url} answered ${status}${code ? ` (${code})` : ""}`);
     this.code = code;

@@ -101,7 +101,7 @@ export class NexusClient {
             idempotent: spec.retrySafe,
             maxResponseBytes,
           });
-          if (res.status !== 200) throw new ApiResponseError(res.status, url);
+          if (res.status !== 200) throw new ApiResponseError(res.status, url, res.body);
           this.#preferred = i;
           return { res, url };
         } catch (e) {

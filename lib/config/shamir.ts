@@ -1,7 +1,8 @@
 /**
  * `SPIKE_NEXUS_SHAMIR_SHARES` and `SPIKE_NEXUS_SHAMIR_THRESHOLD`, read the same
- * way by Nexus and Bootstrap: 2 <= threshold <= shares <= 255, and exactly one
- * share per Keeper in `SPIKE_NEXUS_KEEPER_PEERS` (Keeper i holds share i).
+ * way by Nexus and Bootstrap: 2 <= threshold <= shares <= 255, and one share
+ * per Keeper in `SPIKE_NEXUS_KEEPER_PEERS` (Keeper i holds share i). Nexus
+ * may list more Keepers than shares: the extra ones wait for a rekey.
  *
  * @module
  */
@@ -15,8 +16,11 @@ export interface ShamirSettings {
   threshold: number;
 }
 
-/** Reads and checks the share counts; `keepers` (when given) must equal the share count. */
-export function shamirFromEnv(keepers?: number): ShamirSettings {
+/**
+ * Reads and checks the share counts; `keepers` (when given) must equal the
+ * share count, or with `moreKeepers` be at least it.
+ */
+export function shamirFromEnv(keepers?: number, moreKeepers = false): ShamirSettings {
   const shares = envInt("SPIKE_NEXUS_SHAMIR_SHARES", 3, { min: 2, max: MAX_SHARES });
   const threshold = envInt("SPIKE_NEXUS_SHAMIR_THRESHOLD", 2, { min: 2, max: MAX_SHARES });
   try {
@@ -28,7 +32,13 @@ export function shamirFromEnv(keepers?: number): ShamirSettings {
       }`,
     );
   }
-  if (keepers !== undefined && keepers !== shares) {
+  if (moreKeepers && keepers !== undefined && keepers < shares) {
+    throw new ConfigError(
+      `SPIKE_NEXUS_KEEPER_PEERS lists ${keepers} Keepers but SPIKE_NEXUS_SHAMIR_SHARES is ` +
+        `${shares}; list at least that many (the first ${shares} hold the shares until a rekey)`,
+    );
+  }
+  if (!moreKeepers && keepers !== undefined && keepers !== shares) {
     throw new ConfigError(
       `SPIKE_NEXUS_KEEPER_PEERS lists ${keepers} Keepers but SPIKE_NEXUS_SHAMIR_SHARES is ` +
         `${shares}; they must be equal (Keeper i holds share i)`,

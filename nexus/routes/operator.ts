@@ -15,7 +15,7 @@ import {
   type RestoreResponse,
   shareToWire,
 } from "../../lib/api/rootkey.ts";
-import { shareIndex } from "../../lib/crypto/shamir.ts";
+import { MAX_SHARES, shareIndex } from "../../lib/crypto/shamir.ts";
 import type { RouteRequest } from "../../lib/http/dispatch.ts";
 import type { NexusContext } from "../context.ts";
 import { nexusRoute, type RouteGroup } from "./route.ts";
@@ -33,6 +33,8 @@ export function operatorHandlers(ctx: NexusContext): RouteGroup<"operator"> {
       rule: () => ({ role: "pilot-recover" }),
       act: async (_, request) => {
         if (ctx.state.status !== "ready") throw notReady();
+        // The shares of the set in force; during a rekey they are about to be replaced.
+        if ((await ctx.state.readKeeperSet()).next) throw notReady();
         const shares = await ctx.state.shares();
         const response: RecoverResponse = {
           shards: Object.fromEntries(shares.map((s) => [String(shareIndex(s)), shareToWire(s)])),
@@ -48,7 +50,7 @@ export function operatorHandlers(ctx: NexusContext): RouteGroup<"operator"> {
       rule: () => ({ role: "pilot-restore" }),
       act: async (body, request) => {
         const { id, share } = parseRestoreRequest(body);
-        if (id > ctx.config.shares) throw badRequest('"id" is above the number of shares');
+        if (id > MAX_SHARES) throw badRequest('"id" is above the number of shares');
         request.note("shareIndex", id);
         const step = await ctx.restore.offer(id, share);
         if (step.outcome === "rejected") {
@@ -67,6 +69,18 @@ export function operatorHandlers(ctx: NexusContext): RouteGroup<"operator"> {
             remaining: step.remaining,
             restored: false,
             retiredGeneration: step.generation,
+          };
+          return { json: refused };
+        }
+        if (step.outcome === "replaced") {
+          ctx.log.error("restore refused a share of a Keeper set a rekey replaced", {
+            hint: "use the recovery files made after the last rekey",
+          });
+          const refused: RestoreResponse = {
+            collected: step.collected,
+            remaining: step.remaining,
+            restored: false,
+            replacedByRekey: true,
           };
           return { json: refused };
         }

@@ -31,7 +31,7 @@ export async function currentStatus(ctx: NexusContext): Promise<StatusResponse> 
     keyGeneration: keyGeneration(ctx),
     backend: ctx.config.backend,
     keepers,
-    threshold: ctx.config.profile.keepers ? ctx.config.threshold : 0,
+    threshold: ctx.config.profile.keepers ? ctx.state.threshold : 0,
     version: VERSION,
   };
 }

@@ -11,9 +11,10 @@
 
 import type { KeeperClient } from "../../lib/client/keeper.ts";
 import type { KeeperPeer } from "../../lib/config/peers.ts";
-import { shareIndex } from "../../lib/crypto/shamir.ts";
+import { SHARE_LENGTH, shareIndex } from "../../lib/crypto/shamir.ts";
 import type { Logger } from "../../lib/log/log.ts";
 import { errorMessage } from "../../lib/std/errors.ts";
+import { type KeeperSet, recoveryPeers } from "./keeper_set.ts";
 import type { AdoptResult, RootKeyState } from "./rootkey.ts";
 
 const FIRST_DELAY_MS = 500;
@@ -23,6 +24,7 @@ const MAX_DELAY_MS = 15_000;
 /** Options for {@link KeeperLink}. */
 export interface KeeperLinkOptions {
   state: RootKeyState;
+  /** The configured Keepers (`SPIKE_NEXUS_KEEPER_PEERS`); the Keeper set record says which hold shares. */
   keepers: readonly KeeperPeer[];
   client: KeeperClient;
   log: Logger;
@@ -41,6 +43,8 @@ export class KeeperLink {
   #offReady: () => void;
   #offLost: () => void;
   #recovering = false;
+  /** The Keepers asked in the last round. */
+  #peers: readonly KeeperPeer[] = [];
 
   constructor(options: KeeperLinkOptions) {
     this.#o = options;
@@ -51,6 +55,15 @@ export class KeeperLink {
       options.log.notice("the root key was rotated by another Nexus; recovering it from keepers");
       this.start();
     });
+  }
+
+  /**
+   * The set in force, with the configured Keepers' URLs when the state was
+   * made without them (it then names Keeper i `#i`).
+   */
+  #inForce(set: KeeperSet): KeeperSet {
+    if (!set.peers.some((p) => p.url.startsWith("#"))) return set;
+    return { peers: this.#o.keepers.slice(0, set.peers.length), threshold: set.threshold };
   }
 
   /** Starts recovering (if the key is not known yet, and no recovery runs). */
@@ -66,7 +79,8 @@ export class KeeperLink {
   }
 
   #keeper(index: number): string {
-    return this.#o.keepers.find((k) => k.index === index)?.url ?? `#${index}`;
+    const all = [...this.#peers, ...this.#o.keepers];
+    return all.find((k) => k.index === index)?.url ?? `#${index}`;
   }
 
   async #recover(): Promise<void> {
@@ -97,14 +111,23 @@ export class KeeperLink {
    * not for one that never answers (its request still runs to its timeout).
    */
   async #pollOnce(): Promise<void> {
-    const { keepers, client, log, state } = this.#o;
+    const { client, log, state } = this.#o;
     // Unknown while the store does not answer: then shares wait for the round's end.
     const early = await state.initialized().catch(() => false);
+    // The Keeper set record says whom to ask (during a rekey: both sets, either threshold).
+    const sets = await state.readKeeperSet().catch(() => ({ set: state.keeperSet, next: null }));
+    const keepers = recoveryPeers({ set: this.#inForce(sets.set), next: sets.next });
+    const need = Math.min(sets.set.threshold, sets.next?.threshold ?? Infinity);
+    if (keepers.some((k) => !this.#peers.some((p) => p.url === k.url && p.index === k.index))) {
+      for (const share of this.#collected.values()) share.fill(0);
+      this.#collected.clear(); // the set changed: shares are kept by x, which may now differ
+    }
+    this.#peers = keepers;
     this.#named.clear();
     let attempts = Promise.resolve();
     const attempt = () => {
       attempts = attempts.then(async () => {
-        if (state.status === "ready" || this.#collected.size < state.threshold) return;
+        if (state.status === "ready" || this.#collected.size < need) return;
         // A store failure here is tried again, and reported, at the round's end.
         const result = await state.adopt(this.#collected, "keepers").catch(() => undefined);
         if (result?.outcome === "ready") this.#report(result);
@@ -127,7 +150,8 @@ export class KeeperLink {
           keeper: keeper.url,
           expected: keeper.index,
           found: shareIndex(share),
-          hint: "SPIKE_NEXUS_KEEPER_PEERS must list the Keepers in the same order as before",
+          hint: "without a rekey, SPIKE_NEXUS_KEEPER_PEERS must list the Keepers in the " +
+            "same order as before",
         });
         share.fill(0);
         return;
@@ -150,11 +174,8 @@ export class KeeperLink {
       }
       return;
     }
-    if (this.#collected.size < state.threshold) {
-      log.info("waiting for shares", {
-        have: this.#collected.size,
-        need: state.threshold,
-      });
+    if (this.#collected.size < need) {
+      log.info("waiting for shares", { have: this.#collected.size, need });
       return;
     }
     // All answers are in: one more try with every share, then say what came of it.
@@ -209,19 +230,32 @@ export class KeeperLink {
     this.#timer = setInterval(() => void this.pushShares(), this.#o.updateIntervalMs);
   }
 
-  /** Gives every Keeper its share now; failures are logged and retried next interval. */
+  /** Gives every Keeper of the set in force its share now; failures are retried next interval. */
   async pushShares(): Promise<void> {
-    const { keepers, client, log, state } = this.#o;
+    const { client, log, state } = this.#o;
     if (this.#stopped || state.status !== "ready") return;
     // Another replica may have rotated the key: seed the generation the keyring record names.
     await state.refresh().catch((e) =>
       log.warn("could not read the keyring record before seeding", { error: errorMessage(e) })
     );
-    const shares = await state.shares();
+    let keepers: readonly KeeperPeer[];
     try {
-      await Promise.all(keepers.map(async (keeper) => {
+      const sets = await state.readKeeperSet();
+      // A rekey hands out the shares itself until it commits (nexus/state/rekey.ts).
+      if (sets.next) return;
+      keepers = this.#inForce(sets.set).peers;
+    } catch (e) {
+      log.warn("could not read the Keeper set before seeding; will retry", {
+        error: errorMessage(e),
+      });
+      return;
+    }
+    if (state.status !== "ready") return;
+    const shares = await state.sharesAt(keepers.map((k) => k.index));
+    try {
+      await Promise.all(keepers.map(async (keeper, i) => {
         try {
-          await client.contribute(keeper.url, shares[keeper.index - 1]);
+          await client.contribute(keeper.url, shares[i]);
           log.debug("keeper seeded", { keeper: keeper.url });
         } catch (e) {
           log.warn("could not seed keeper; will retry", {
@@ -236,32 +270,68 @@ export class KeeperLink {
   }
 
   /**
-   * Gives every Keeper its share of the generation the Keepers must hold, then
-   * reads each back: the URLs of the Keepers that do not hold it now (a
-   * rotation moves on only when this is empty).
+   * Gives every Keeper of the set in force its share of the generation the
+   * Keepers must hold, then reads each back: the URLs of the Keepers that do
+   * not hold it now (a rotation moves on only when this is empty).
    */
   async handOver(): Promise<string[]> {
-    const { keepers, client, state } = this.#o;
-    const shares = await state.shares();
-    const missing: string[] = [];
+    const { state } = this.#o;
+    const set = this.#inForce((await state.readKeeperSet()).set);
+    const shares = await state.sharesAt(set.peers.map((k) => k.index));
     try {
-      await Promise.all(keepers.map(async (keeper) => {
-        const share = shares[keeper.index - 1];
-        try {
-          await client.contribute(keeper.url, share);
-          const held = await client.shard(keeper.url);
-          const same = held !== null && held.length === share.length &&
-            held.every((b, i) => b === share[i]);
-          held?.fill(0);
-          if (!same) missing.push(keeper.url);
-        } catch {
-          missing.push(keeper.url);
-        }
-      }));
+      return await this.handTo(set.peers, shares);
     } finally {
       for (const share of shares) share.fill(0);
     }
+  }
+
+  /**
+   * Gives `keepers[i]` `shares[i]` and reads each back: the URLs of the
+   * Keepers that do not hold theirs now. The caller zeroes the shares.
+   */
+  async handTo(keepers: readonly KeeperPeer[], shares: readonly Uint8Array[]): Promise<string[]> {
+    const { client } = this.#o;
+    const missing: string[] = [];
+    await Promise.all(keepers.map(async (keeper, i) => {
+      const share = shares[i];
+      try {
+        await client.contribute(keeper.url, share);
+        const held = await client.shard(keeper.url);
+        const same = held !== null && held.length === share.length &&
+          held.every((b, j) => b === share[j]);
+        held?.fill(0);
+        if (!same) missing.push(keeper.url);
+      } catch {
+        missing.push(keeper.url);
+      }
+    }));
     return missing.sort();
+  }
+
+  /**
+   * What each of `keepers` holds now: a share, null (none yet), or
+   * "unreachable". The caller zeroes the shares.
+   */
+  async holdings(keepers: readonly KeeperPeer[]): Promise<(Uint8Array | null | "unreachable")[]> {
+    const { client } = this.#o;
+    return await Promise.all(
+      keepers.map((k) => client.shard(k.url).catch(() => "unreachable" as const)),
+    );
+  }
+
+  /** Overwrites the share `keeper` holds with one of no key (the Keeper API has no delete). */
+  async forget(keeper: KeeperPeer): Promise<boolean> {
+    const junk = new Uint8Array(SHARE_LENGTH);
+    crypto.getRandomValues(junk.subarray(0, SHARE_LENGTH - 1));
+    junk[SHARE_LENGTH - 1] = keeper.index;
+    try {
+      await this.#o.client.contribute(keeper.url, junk);
+      return true;
+    } catch {
+      return false;
+    } finally {
+      junk.fill(0);
+    }
   }
 
   /** Stops polling and seeding. */

@@ -20,7 +20,9 @@ export type RestoreStep =
   /** The shares did not give the root key; the collection starts again. */
   | { outcome: "rejected"; reason: string }
   /** The share is one of a key a rotation retired; it was dropped, the collection goes on. */
-  | { outcome: "retired"; generation: number; collected: number; remaining: number };
+  | { outcome: "retired"; generation: number; collected: number; remaining: number }
+  /** The share is one of a Keeper set a rekey replaced; it was dropped, the collection goes on. */
+  | { outcome: "replaced"; collected: number; remaining: number };
 
 /** The shares collected by restore calls, until the threshold is reached. */
 export class RestoreCollector {
@@ -40,8 +42,10 @@ export class RestoreCollector {
    * the key is known, every call answers `known` and the share is dropped.
    */
   offer(id: number, share: Uint8Array): Promise<RestoreStep> {
-    const threshold = this.state.threshold;
     return this.#serially(async () => {
+      // A rekey may have changed the threshold: the Keeper set record says.
+      await this.state.readKeeperSet();
+      const threshold = this.state.threshold;
       if (this.state.status === "ready") {
         share.fill(0);
         return { outcome: "known", collected: threshold };
@@ -52,6 +56,14 @@ export class RestoreCollector {
         return {
           outcome: "retired",
           generation: retired,
+          collected: this.#collected.size,
+          remaining: threshold - this.#collected.size,
+        };
+      }
+      if (await this.state.replacedSet(share) !== null) {
+        share.fill(0);
+        return {
+          outcome: "replaced",
           collected: this.#collected.size,
           remaining: threshold - this.#collected.size,
         };

@@ -31,8 +31,10 @@ import {
   UnknownGenerationError,
 } from "../../lib/crypto/aead.ts";
 import { type KeyPurpose, Keyring } from "../../lib/crypto/keyring.ts";
-import { combineShares, shareAt, shareIndex, sharesFor } from "../../lib/crypto/shamir.ts";
+import { combineShares, shareAt, shareIndex } from "../../lib/crypto/shamir.ts";
 import type { Store, StoreTransaction } from "../store/store.ts";
+import type { KeeperPeer } from "../../lib/config/peers.ts";
+import { configuredSet, type KeeperSet, type KeeperSetRead, readKeeperSet } from "./keeper_set.ts";
 import {
   decodeRecord,
   keeperGeneration,
@@ -102,13 +104,41 @@ export class RootKeyState {
   #applied: RecordRead | null = null;
   readonly #listeners = new Set<() => void>();
   readonly #lostListeners = new Set<() => void>();
+  /** The configured Keeper set (in force while the store has no Keeper set record). */
+  readonly #configured: KeeperSet;
+  /** The Keeper set read last. */
+  #keeperSet: Pick<KeeperSetRead, "set" | "next">;
 
   constructor(
-    readonly threshold: number,
-    readonly shareCount: number,
-    /** Holds the key-check and keyring records. */
+    threshold: number,
+    shareCount: number,
+    /** Holds the key-check, keyring and Keeper set records. */
     readonly store: Store,
-  ) {}
+    /** The configured Keepers (default: x = 1..shareCount, unnamed). */
+    peers?: readonly KeeperPeer[],
+  ) {
+    const all = peers ??
+      Array.from({ length: shareCount }, (_, i) => ({ index: i + 1, url: `#${i + 1}` }));
+    this.#configured = configuredSet(all, shareCount, threshold);
+    this.#keeperSet = { set: this.#configured, next: null };
+  }
+
+  /** Shares it takes to give the key: the threshold of the Keeper set in force (read last). */
+  get threshold(): number {
+    return this.#keeperSet.set.threshold;
+  }
+
+  /** The Keeper set in force, as read last. */
+  get keeperSet(): KeeperSet {
+    return this.#keeperSet.set;
+  }
+
+  /** The Keeper set now in the store (the configured one without a record); remembered. */
+  async readKeeperSet(): Promise<KeeperSetRead> {
+    const read = await readKeeperSet(this.store, this.#configured);
+    this.#keeperSet = read;
+    return read;
+  }
 
   /** Where the key is. */
   get status(): KeyStatus {
@@ -358,18 +388,30 @@ export class RootKeyState {
   ): Promise<AdoptResult> {
     if (this.#status === "ready") return { outcome: "unchanged" };
     const all = [...shares.values()].sort((a, b) => shareIndex(a) - shareIndex(b));
-    if (all.length < this.threshold) {
+    const sets = await this.readKeeperSet();
+    // During a rekey the Keepers may hold shares of either polynomial: try both thresholds.
+    const thresholds = [...new Set([sets.set.threshold, sets.next?.threshold ?? Infinity])]
+      .filter((t) => t <= all.length);
+    if (thresholds.length === 0) {
       return { outcome: "rejected", reason: "not enough shares", suspectShares: [] };
     }
     const read = await this.readRecord();
-    if (read) return await this.#adoptChecked(all, read);
+    if (read) return await this.#adoptChecked(all, read, thresholds, sets.next === null);
     return await this.#adoptFirst(all, origin);
   }
 
-  async #adoptChecked(all: Uint8Array[], read: RecordRead): Promise<AdoptResult> {
+  async #adoptChecked(
+    all: Uint8Array[],
+    read: RecordRead,
+    thresholds: number[],
+    stableSet: boolean,
+  ): Promise<AdoptResult> {
     const { record } = read;
     let tried = 0;
-    for (const subset of subsets(all, this.threshold)) {
+    const candidates = function* () {
+      for (const t of thresholds) yield* subsets(all, t);
+    };
+    for (const subset of candidates()) {
       if (++tried > MAX_SUBSETS) break;
       const key = await combineShares(subset);
       const keyring = new Keyring(key);
@@ -381,7 +423,7 @@ export class RootKeyState {
       }
       const wrongShares: number[] = [];
       // During a rotation some Keepers may still hold the other generation's share: not a fault.
-      for (const share of record.state === "stable" ? all : []) {
+      for (const share of record.state === "stable" && stableSet ? all : []) {
         if (subset.includes(share)) continue;
         if (!equalBytes(await shareAt(subset, shareIndex(share)), share)) {
           wrongShares.push(shareIndex(share));
@@ -411,6 +453,16 @@ export class RootKeyState {
     this.#rings.set(gen, keyring);
     this.#apply(read, points);
     this.#ready();
+  }
+
+  /**
+   * The generation of the Keeper set a rekey replaced that `share` belongs
+   * to, or null (it is no replaced set's share).
+   */
+  async replacedSet(share: Uint8Array): Promise<number | null> {
+    const { record } = await this.readKeeperSet();
+    const digest = shareDigest(share);
+    return record?.replaced.find((r) => r.shares.includes(digest))?.gen ?? null;
   }
 
   /** The generation a rotation retired `share` with, or null (it is no retired key's share). */
@@ -509,11 +561,19 @@ export class RootKeyState {
   }
 
   /**
-   * Every Keeper's share (x = 1..n) of the generation the Keepers hold (during
-   * a rotation's handover: the new one), derived afresh; the caller zeroes them.
+   * The share of every Keeper of the set in force (at its x) of the generation
+   * the Keepers hold (during a rotation's handover: the new one), derived
+   * afresh; the caller zeroes them.
    */
   async shares(): Promise<Uint8Array[]> {
+    return await this.sharesAt(this.#keeperSet.set.peers.map((p) => p.index));
+  }
+
+  /** The shares at `xs` of the polynomial the Keepers hold; the caller zeroes them. */
+  async sharesAt(xs: readonly number[]): Promise<Uint8Array[]> {
     if (this.#status !== "ready") throw new Error("the root key is not known");
-    return await sharesFor(this.#points, this.shareCount);
+    const out: Uint8Array[] = [];
+    for (const x of xs) out.push(await shareAt(this.#points, x));
+    return out;
   }
 }

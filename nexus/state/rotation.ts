@@ -25,10 +25,11 @@
 import { toBase64 } from "../../lib/api/json.ts";
 import { sealedGeneration } from "../../lib/crypto/aead.ts";
 import { Keyring } from "../../lib/crypto/keyring.ts";
-import { ROOT_KEY_LENGTH, sharesFor, splitRootKey } from "../../lib/crypto/shamir.ts";
+import { ROOT_KEY_LENGTH, splitRootKey } from "../../lib/crypto/shamir.ts";
 import type { Logger } from "../../lib/log/log.ts";
 import { errorMessage } from "../../lib/std/errors.ts";
 import type { Store, StoreKey } from "../store/store.ts";
+import { KEEPER_SET_KEY, KeeperSetError } from "./keeper_set.ts";
 import type { KeeperLink } from "./keepers.ts";
 import {
   joinPoints,
@@ -190,10 +191,17 @@ export class Rotation {
   }
 
   /** Commits `record` over `read` (false when another process changed it first). */
-  async #commit(read: RecordRead, record: KeyringRecord, deleteKeyCheck = false): Promise<boolean> {
+  async #commit(
+    read: RecordRead,
+    record: KeyringRecord,
+    deleteKeyCheck = false,
+    keeperSet?: string | null,
+  ): Promise<boolean> {
     const { store, state } = this.#o;
     const tx = store.atomic().check(KEYRING_KEY, read.versionstamp)
       .set(KEYRING_KEY, new TextEncoder().encode(JSON.stringify(record)));
+    // A rotation starts only on the Keeper set it read (a rekey checks the keyring record too).
+    if (keeperSet !== undefined) tx.check(KEEPER_SET_KEY, keeperSet);
     if (deleteKeyCheck) {
       const check = await store.get(KEY_CHECK_KEY);
       if (check) tx.check(KEY_CHECK_KEY, check.versionstamp).delete(KEY_CHECK_KEY);
@@ -210,17 +218,19 @@ export class Rotation {
     const from = record.current;
     const old = state.ring(from);
     const oldPoints = state.points();
-    if (!old || oldPoints.length < state.threshold) {
+    const sets = await state.readKeeperSet();
+    if (sets.next) throw new KeeperSetError("a rekey is in progress; rotate after it is done");
+    const { threshold, peers } = sets.set;
+    if (!old || oldPoints.length < 2) {
       throw new Error("Nexus does not hold the current root key's shares; it cannot rotate");
     }
     const to = Math.max(from, ...record.retired.map((r) => r.gen)) + 1;
     const key = crypto.getRandomValues(new Uint8Array(ROOT_KEY_LENGTH));
     const fresh = new Keyring(key);
-    const points = (await splitRootKey(key, state.shareCount, state.threshold))
-      .slice(0, state.threshold);
+    const points = await splitRootKey(key, threshold, threshold);
     const oldRoot = old.rootKey();
     const oldCipher = old.subKey("cipher");
-    const oldShares = await sharesFor(oldPoints, state.shareCount);
+    const oldShares = await state.sharesAt(peers.map((p) => p.index));
     try {
       const next: KeyringRecord = {
         ...record,
@@ -243,7 +253,7 @@ export class Rotation {
         points: [wrap("points", joinPoints(points), to, { gen: to, ring: fresh })],
         retiring: { gen: from, shares: oldShares.map(shareDigest) },
       };
-      if (await this.#commit(read, next)) {
+      if (await this.#commit(read, next, false, sets.versionstamp)) {
         log.notice("root key rotation started", { from, to });
       }
     } finally {

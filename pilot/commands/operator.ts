@@ -15,6 +15,7 @@ import { withNexus } from "../connect.ts";
 import { Exit } from "../exit.ts";
 import { readSecretLine, userPath } from "../input.ts";
 import { backup, restoreBackup } from "./operator_backup.ts";
+import { rekey } from "./rekey.ts";
 import { rotate } from "./rotate.ts";
 
 const RECOVERY_FILE = /^spike\.recovery\.\d+\.txt$/;
@@ -120,6 +121,14 @@ const restore: Command = {
           Exit.failure,
         );
       }
+      if (status.replacedByRekey) {
+        throw new CliError(
+          `share ${shareIndex(share)} belongs to a Keeper set that a rekey replaced; it was ` +
+            "not counted. Use the recovery files made after the last rekey " +
+            "(spike operator recover)",
+          Exit.failure,
+        );
+      }
       if (status.restored) {
         console.log("Nexus has its root key back and is serving.");
       } else {
@@ -138,5 +147,5 @@ const restore: Command = {
 export const operatorCommands: CommandGroup = {
   name: "operator",
   summary: "Break-the-glass recovery, root key rotation and backups",
-  commands: [recover, restore, rotate, backup, restoreBackup],
+  commands: [recover, restore, rotate, rekey, backup, restoreBackup],
 };
