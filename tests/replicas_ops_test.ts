@@ -229,7 +229,8 @@ Deno.test("two Nexus replicas on PostgreSQL: rotation, destroy and backup", {
         // No human step: B notices the unfinished rotation and drives it to the end.
         await proc(B).waitFor(/"msg":"old root key retired"/, 90_000, fromB);
         const tookMs = Math.round(performance.now() - killedAt);
-        assert.match(proc(B).stderr().slice(fromB), /joining an unfinished root key rotation/);
+        // B may have joined A's rotation before the kill (its watch): either way it finished it.
+        assert.match(proc(B).stderr(), /joining an unfinished root key rotation/);
         assert.match(proc(B).stderr().slice(fromB), /re-sealing records under the new root key/);
         assert.equal(await readyGeneration(su[B]), 4);
         assert.deepEqual(
