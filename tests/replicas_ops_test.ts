@@ -18,10 +18,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { RotateResponse } from "../lib/api/rotation.ts";
-import { ApiResponseError } from "../lib/client/errors.ts";
 import { NexusClient } from "../lib/client/nexus.ts";
 import { encodeKey } from "../nexus/store/keys.ts";
 import { agentAs, untilServed } from "./support/clients.ts";
+import { readyGeneration, startWriters } from "./support/load.ts";
 import { PgCluster, POSTGRES_BIN } from "./support/postgres.ts";
 import { type Identity, Stack } from "./support/stack.ts";
 
@@ -33,46 +33,6 @@ const UPDATE_INTERVAL = "2s";
 const hex = (bytes: Uint8Array) =>
   Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 const fromHex = (text: string) => Uint8Array.from(text.match(/../g) ?? [], (h) => parseInt(h, 16));
-
-/** Writers, each to paths of its own through one replica, counting only acknowledged writes. */
-function startLoad(clients: NexusClient[], perClient: number, tag: string) {
-  const acked = new Map<string, string>();
-  let failed = 0;
-  let stop = false;
-  const runs = clients.flatMap((nexus, c) =>
-    Array.from({ length: perClient }, async (_, w) => {
-      for (let n = 0; !stop; n++) {
-        const path = `${tag}/r${c}w${w}/${n}`;
-        const value = `${tag}-${c}-${w}-${n}-${crypto.randomUUID()}`;
-        try {
-          await nexus.putSecret(path, { v: value });
-          acked.set(path, value);
-          await new Promise((r) => setTimeout(r, 50));
-        } catch {
-          failed++;
-          await new Promise((r) => setTimeout(r, 200));
-        }
-      }
-    })
-  );
-  return {
-    acked,
-    failed: () => failed,
-    async stop() {
-      stop = true;
-      await Promise.all(runs);
-    },
-  };
-}
-
-/** The generation a replica reports in its first ready status (it may be 503 a moment first). */
-async function readyGeneration(nexus: NexusClient): Promise<number> {
-  return (await untilServed(() =>
-    nexus.status().then((s) => {
-      if (!s.ready) throw new ApiResponseError(503, "status");
-      return s;
-    }), 60_000)).keyGeneration;
-}
 
 /** Reads every acknowledged write through each of `replicas`, 20 at a time. */
 async function assertAllReadable(replicas: NexusClient[], acked: Map<string, string>) {
@@ -161,8 +121,8 @@ Deno.test("two Nexus replicas on PostgreSQL: rotation, destroy and backup", {
     const acked = new Map<string, string>();
 
     await t.step("rotate through A with writers on A and B: both agree, nothing lost", async () => {
-      assert.deepEqual(await Promise.all(su.map(readyGeneration)), [1, 1]);
-      const load = startLoad(su, 2, "rot");
+      assert.deepEqual(await Promise.all(su.map((n) => readyGeneration(n, 60_000))), [1, 1]);
+      const load = startWriters(su, 2, { tag: "rot", pauseMs: 50, retryMs: 200 });
       const rotated = await spikeAt(A, ["operator", "rotate"]);
       await new Promise((r) => setTimeout(r, 300)); // writes after the rotation too
       await load.stop();
@@ -171,7 +131,7 @@ Deno.test("two Nexus replicas on PostgreSQL: rotation, destroy and backup", {
       assert.equal(load.failed(), 0, "a write failed during the rotation");
       assert.ok(load.acked.size > 20, `only ${load.acked.size} writes acknowledged`);
       for (const [k, v] of load.acked) acked.set(k, v);
-      assert.deepEqual(await Promise.all(su.map(readyGeneration)), [2, 2]);
+      assert.deepEqual(await Promise.all(su.map((n) => readyGeneration(n, 60_000))), [2, 2]);
       const state = await keyring();
       assert.deepEqual([state.current, state.state], [2, "stable"]);
       await assertAllReadable(su, load.acked);
@@ -203,7 +163,7 @@ Deno.test("two Nexus replicas on PostgreSQL: rotation, destroy and backup", {
         console.log(`idle replica: ${samples} status answers during the rotation, none behind`);
         // No write reached B during the rotation: it learns the generation from the store
         // when asked, not at its next Keeper update.
-        assert.equal(await readyGeneration(su[B]), 3);
+        assert.equal(await readyGeneration(su[B], 60_000), 3);
         const made = await su[A].encrypt(new TextEncoder().encode("made under 3"));
         assert.equal(new TextDecoder().decode(await su[B].decrypt(made)), "made under 3");
         const own = await su[B].encrypt(new TextEncoder().encode("B under 3"));
@@ -214,7 +174,7 @@ Deno.test("two Nexus replicas on PostgreSQL: rotation, destroy and backup", {
     await t.step(
       "kill -9 of A in the middle of the re-seal: B finishes it, A restarted serves",
       async () => {
-        const load = startLoad(su, 2, "kill");
+        const load = startWriters(su, 2, { tag: "kill", pauseMs: 50, retryMs: 200 });
         const fromA = proc(A).stderr().length;
         const fromB = proc(B).stderr().length;
         const started = su[A].call<RotateResponse>("rootkey.rotate", {}).catch((e) => e);
@@ -232,13 +192,13 @@ Deno.test("two Nexus replicas on PostgreSQL: rotation, destroy and backup", {
         // B may have joined A's rotation before the kill (its watch): either way it finished it.
         assert.match(proc(B).stderr(), /joining an unfinished root key rotation/);
         assert.match(proc(B).stderr().slice(fromB), /re-sealing records under the new root key/);
-        assert.equal(await readyGeneration(su[B]), 4);
+        assert.equal(await readyGeneration(su[B], 60_000), 4);
         assert.deepEqual(
           [(await keyring()).state, (await keyring()).current],
           ["stable", 4],
         );
         await s.startNexus({}, A);
-        assert.equal(await readyGeneration(su[A]), 4);
+        assert.equal(await readyGeneration(su[A], 60_000), 4);
         await new Promise((r) => setTimeout(r, 300));
         await load.stop();
         for (const [k, v] of load.acked) acked.set(k, v);
@@ -344,7 +304,7 @@ Deno.test("two Nexus replicas on PostgreSQL: rotation, destroy and backup", {
       "backup through B under writes restores into a fresh database both replicas serve",
       async () => {
         const file = join(s.dir, "backup.ndjson");
-        const load = startLoad(su, 1, "backup");
+        const load = startWriters(su, 1, { tag: "backup", pauseMs: 50, retryMs: 200 });
         await new Promise((r) => setTimeout(r, 1_000));
         const startedAt = new Map(load.acked);
         const r = await spikeAt(B, ["operator", "backup", "--output", file]);
@@ -370,7 +330,7 @@ Deno.test("two Nexus replicas on PostgreSQL: rotation, destroy and backup", {
           String(records),
         );
         await s.startNexus(onFresh, B);
-        assert.deepEqual(await Promise.all(su.map(readyGeneration)), [4, 4]);
+        assert.deepEqual(await Promise.all(su.map((n) => readyGeneration(n, 60_000))), [4, 4]);
         for (const [k, v] of startedAt) acked.set(k, v);
         await assertAllReadable(su, acked);
         await assertAllReadable(su, new Map([...seeded].slice(0, 100)));

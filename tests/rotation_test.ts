@@ -9,50 +9,11 @@
 
 import assert from "node:assert/strict";
 import type { RotateResponse } from "../lib/api/rotation.ts";
-import { ApiResponseError } from "../lib/client/errors.ts";
 import type { NexusClient } from "../lib/client/nexus.ts";
 import { formatRecoveryLine } from "../lib/crypto/shamir.ts";
 import { nexusAs, untilServed } from "./support/clients.ts";
+import { readyGeneration, startWriters } from "./support/load.ts";
 import { Stack } from "./support/stack.ts";
-
-/** Writers, each to paths of its own, counting only what Nexus acknowledged. */
-function startLoad(nexus: NexusClient, writers: number) {
-  const acked = new Map<string, string>();
-  let failed = 0;
-  let stop = false;
-  const runs = Array.from({ length: writers }, async (_, w) => {
-    for (let n = 0; !stop; n++) {
-      const path = `load/w${w}/${n}`;
-      const value = `value-${w}-${n}-${crypto.randomUUID()}`;
-      try {
-        await nexus.putSecret(path, { v: value });
-        acked.set(path, value);
-        // Paced: the point is writes during every phase, not a store too large to sweep quickly.
-        await new Promise((r) => setTimeout(r, 100));
-      } catch {
-        failed++;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
-  });
-  return {
-    acked,
-    failed: () => failed,
-    async stop() {
-      stop = true;
-      await Promise.all(runs);
-    },
-  };
-}
-
-async function generation(nexus: NexusClient): Promise<number> {
-  return (await untilServed(() =>
-    nexus.status().then((s) => {
-      if (!s.ready) throw new ApiResponseError(503, "status");
-      return s;
-    })
-  )).keyGeneration;
-}
 
 /** Waits until Nexus reports generation `gen`, ready and with no rotation left to do. */
 async function untilGeneration(stack: Stack, nexus: NexusClient, gen: number, from: number) {
@@ -61,7 +22,7 @@ async function untilGeneration(stack: Stack, nexus: NexusClient, gen: number, fr
     120_000,
     from,
   );
-  assert.equal(await generation(nexus), gen);
+  assert.equal(await readyGeneration(nexus), gen);
 }
 
 async function assertAllReadable(nexus: NexusClient, acked: Map<string, string>) {
@@ -92,7 +53,7 @@ Deno.test("rotation under load survives kill -9 before the handover, mid re-seal
       pathPattern: "^seed/",
       permissions: ["read"],
     });
-    const load = startLoad(admin.nexus, 4);
+    const load = startWriters([admin.nexus], 4, { tag: "load", pauseMs: 100, retryMs: 50 });
 
     await t.step("spike operator rotate, with writers running", async () => {
       const from = stack.nexus!.stderr().length;
@@ -101,7 +62,7 @@ Deno.test("rotation under load survives kill -9 before the handover, mid re-seal
       assert.match(rotated.stdout, /generation 2 is in use, 1 is retired/);
       assert.match(rotated.stderr, /no longer restore.*\n?.*spike operator recover/s);
       assert.match(stack.nexus!.stderr().slice(from), /"msg":"old root key retired"/);
-      assert.equal(await generation(admin.nexus), 2);
+      assert.equal(await readyGeneration(admin.nexus), 2);
       const denied = await stack.spike("workload-a", ["operator", "rotate"]);
       assert.notEqual(denied.code, 0);
     });
@@ -141,7 +102,7 @@ Deno.test("rotation under load survives kill -9 before the handover, mid re-seal
       await stack.stopNexus("SIGKILL");
       await started;
       await stack.startNexus();
-      assert.equal(await generation(admin.nexus), 5);
+      assert.equal(await readyGeneration(admin.nexus), 5);
     });
 
     await load.stop();
@@ -183,7 +144,7 @@ Deno.test("rotation under load survives kill -9 before the handover, mid re-seal
           });
           assert.equal(step.code, 0, step.stderr);
         }
-        assert.equal(await generation(admin.nexus), 5);
+        assert.equal(await readyGeneration(admin.nexus), 5);
         await assertAllReadable(admin.nexus, new Map([...seeded].slice(0, 50)));
       },
     );
