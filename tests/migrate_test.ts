@@ -130,7 +130,8 @@ Deno.test("nexus migrate: a kv or sqlite store into PostgreSQL, served under the
           closers.push(closeAfter);
           await untilServed(() => after.listSecrets(), 60_000);
           assert.match(nexus.stderr(), /"backend":"postgres"/);
-          assert.match(nexus.stderr(), /root key recovered from keepers/);
+          // Logged just after the key is ready: its line may reach us after the first answer.
+          await nexus.waitFor(/root key recovered from keepers/, 10_000);
           assert.deepEqual(await snapshot(after), expected);
           // The policy governs on the new store, and the store takes new versions.
           const { nexus: a, close: closeA } = await nexusAs(stack, "workload-a");
