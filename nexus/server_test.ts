@@ -7,7 +7,6 @@
  * foreign trust domain, and only they admit a member without a role.
  */
 
-import { LISTENER_DEFAULTS } from "../lib/config/http_server.ts";
 import assert from "node:assert/strict";
 import { ApiError } from "../lib/api/errors.ts";
 import { NEXUS_ROUTES, type NexusRouteName } from "../lib/api/routes.ts";
@@ -15,8 +14,7 @@ import { type RouteRequest, runRoute } from "../lib/http/dispatch.ts";
 import { createLogger } from "../lib/log/log.ts";
 import { RoleSet } from "../lib/identity/roles.ts";
 import { parseSpiffeId, type SpiffeId } from "../lib/spiffe/id.ts";
-import { BACKENDS } from "../lib/config/programs.ts";
-import type { NexusConfig } from "./config.ts";
+import { TEST_CONFIG } from "./_test_config.ts";
 import type { NexusContext } from "./context.ts";
 import { contextGuard, nexusHandlers } from "./server.ts";
 import { Policies } from "./state/policies.ts";
@@ -63,30 +61,12 @@ const SAMPLE_BODIES: Record<NexusRouteName, unknown> = {
 /** The routes any member of SPIKE's trust domains may call without a role or policy. */
 const MEMBER_ROUTES: readonly NexusRouteName[] = ["status.get"];
 
-const CONFIG: NexusConfig = {
-  listen: { hostname: "127.0.0.1", port: 0 },
-  listener: LISTENER_DEFAULTS,
-  rateLimits: { readsPerSecond: 0, writesPerSecond: 0, exemptSuperuser: true },
-  storeTimeoutMs: 15_000,
-  backend: "kv",
-  profile: BACKENDS.kv,
-  dataDir: "",
-  keepers: [],
-  shares: 3,
-  threshold: 2,
-  keeperUpdateIntervalMs: 60_000,
-  maxBodyBytes: 1 << 20,
-  maxCiphertextBytes: 65536,
-  maxSecretVersions: 10,
-  busyTimeoutMs: 5000,
-};
-
 async function testContext() {
   const store = await openMemoryStore();
   const state = new RootKeyState(2, 3, store);
   state.useRandomKey();
   const ctx: NexusContext = {
-    config: CONFIG,
+    config: TEST_CONFIG,
     state,
     roles: RoleSet.fromEnv(),
     store,

@@ -8,36 +8,10 @@
  */
 
 import assert from "node:assert/strict";
-import { join } from "node:path";
-import { permissionFlags } from "../launch/flags.ts";
 import { ApiResponseError } from "../lib/client/errors.ts";
 import { nexusAs, untilServed } from "./support/clients.ts";
-import { type Proc, Proc as ProcClass, Stack } from "./support/stack.ts";
-
-const ROOT = new URL("..", import.meta.url).pathname;
-
-/** Starts tests/support/hostile_keeper.ts in Keeper `i`'s place, with a Keeper's grants. */
-async function hostileKeeper(stack: Stack, i: number, mode: string): Promise<Proc> {
-  const port = stack.keeperPorts[i];
-  const socket = stack.socket("keeper");
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      ...permissionFlags("keeper", { sockets: [socket], hosts: [`127.0.0.1:${port}`] }),
-      join(ROOT, "tests/support/hostile_keeper.ts"),
-      String(port),
-      mode,
-      String(i + 1),
-    ],
-    env: { SPIFFE_ENDPOINT_SOCKET: `unix://${socket}`, NO_COLOR: "1" },
-    clearEnv: true,
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const proc = new ProcClass(`hostile-${mode}`, child);
-  await proc.waitFor(/ready on/, 20_000, 0, "any");
-  return proc;
-}
+import { startHostileKeeper } from "./support/keepers.ts";
+import { type Proc, Stack } from "./support/stack.ts";
 
 function rssKiB(pid: number): number {
   const status = Deno.readTextFileSync(`/proc/${pid}/status`);
@@ -55,7 +29,7 @@ Deno.test("hostile Keepers: Nexus recovers from the honest two, names the bad on
       await t.step(`a Keeper that answers ${mode}`, async () => {
         await bad?.stop("SIGKILL");
         await stack.stopKeeper(2, "SIGKILL");
-        bad = await hostileKeeper(stack, 2, mode);
+        bad = await startHostileKeeper(stack, 2, mode);
         await stack.stopNexus("SIGKILL");
         const nexus = await stack.startNexus();
         const rssBefore = rssKiB(nexus.pid);
@@ -90,7 +64,7 @@ Deno.test("hostile Keepers: Nexus recovers from the honest two, names the bad on
 
     await t.step("two bad Keepers of three: 503, nothing served", async () => {
       await stack.stopKeeper(1, "SIGKILL");
-      const second = await hostileKeeper(stack, 1, "garbage");
+      const second = await startHostileKeeper(stack, 1, "garbage");
       try {
         await stack.stopNexus("SIGKILL");
         const nexus = await stack.startNexus();

@@ -9,39 +9,14 @@
  */
 
 import assert from "node:assert/strict";
-import { join } from "node:path";
-import { permissionFlags } from "../launch/flags.ts";
 import type { RekeyRefusal } from "../lib/api/rotation.ts";
 import { ApiResponseError } from "../lib/client/errors.ts";
 import type { NexusClient } from "../lib/client/nexus.ts";
 import { formatRecoveryLine } from "../lib/crypto/shamir.ts";
 import { nexusAs, untilServed } from "./support/clients.ts";
-import { type Proc, Proc as ProcClass, Stack } from "./support/stack.ts";
-
-const ROOT = new URL("..", import.meta.url).pathname;
-
-/** A Keeper with a real SVID that accepts shares, drops them, and answers a wrong one. */
-async function forgetfulKeeper(stack: Stack, i: number): Promise<Proc> {
-  const port = stack.keeperPorts[i];
-  const socket = stack.socket("keeper");
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      ...permissionFlags("keeper", { sockets: [socket], hosts: [`127.0.0.1:${port}`] }),
-      join(ROOT, "tests/support/hostile_keeper.ts"),
-      String(port),
-      "wrong",
-      String(i + 1),
-    ],
-    env: { SPIFFE_ENDPOINT_SOCKET: `unix://${socket}`, NO_COLOR: "1" },
-    clearEnv: true,
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const proc = new ProcClass("forgetful-keeper", child);
-  await proc.waitFor(/ready on/, 20_000, 0, "any");
-  return proc;
-}
+import { startHostileKeeper } from "./support/keepers.ts";
+import { readyStatus } from "./support/load.ts";
+import { type Proc, Stack } from "./support/stack.ts";
 
 /** The refusal a 400 from the rekey route carries. */
 async function refused(call: Promise<unknown>): Promise<string> {
@@ -51,12 +26,7 @@ async function refused(call: Promise<unknown>): Promise<string> {
 }
 
 async function threshold(nexus: NexusClient): Promise<number> {
-  return (await untilServed(() =>
-    nexus.status().then((s) => {
-      if (!s.ready) throw new ApiResponseError(503, "status");
-      return s;
-    })
-  )).threshold;
+  return (await readyStatus(nexus)).threshold;
 }
 
 const SECRETS = Array.from({ length: 20 }, (_, i) => [`app/${i}`, `value-${i}`] as const);
@@ -94,7 +64,7 @@ Deno.test("rekey 2-of-3 → 3-of-5 with two new Keepers, kill -9 during it, the 
       "two new Keepers, Nexus restarted listing five; bad plans change nothing",
       async () => {
         await stack.startKeeper(3);
-        forgetful = await forgetfulKeeper(stack, 4);
+        forgetful = await startHostileKeeper(stack, 4, "wrong");
         await stack.stopNexus("SIGTERM");
         await stack.startNexus(five);
         assert.equal(await threshold(admin!.nexus), 2);

@@ -198,12 +198,7 @@ export class PgCluster {
       "-t",
       "-v",
       "ON_ERROR_STOP=1",
-      "-h",
-      "127.0.0.1",
-      "-p",
-      String(this.port),
-      "-U",
-      this.user,
+      ...this.#connection(),
       "-d",
       database,
       "-c",
@@ -211,15 +206,15 @@ export class PgCluster {
     ], { PGPASSWORD: this.password });
   }
 
+  /** How psql and pg_dump reach this cluster as its superuser (the password goes by environment). */
+  #connection(): string[] {
+    return ["-h", "127.0.0.1", "-p", String(this.port), "-U", this.user];
+  }
+
   /** Runs `pg_dump` on `database` with `args`, as the cluster's superuser; returns the dump. */
   async dump(database: string, args: string[] = []): Promise<string> {
     return await this.#tool("pg_dump", [
-      "-h",
-      "127.0.0.1",
-      "-p",
-      String(this.port),
-      "-U",
-      this.user,
+      ...this.#connection(),
       ...args,
       database,
     ], { PGPASSWORD: this.password });

@@ -11,14 +11,12 @@ import { ApiError } from "../../lib/api/errors.ts";
 import { fromBase64, toBase64 } from "../../lib/api/json.ts";
 import { NEXUS_ROUTES, type NexusRouteName } from "../../lib/api/routes.ts";
 import type { StatusResponse } from "../../lib/api/status.ts";
-import { LISTENER_DEFAULTS } from "../../lib/config/http_server.ts";
-import { BACKENDS } from "../../lib/config/programs.ts";
 import { shareIndex, splitRootKey } from "../../lib/crypto/shamir.ts";
 import { type Reply, type RouteRequest, runRoute } from "../../lib/http/dispatch.ts";
 import { RoleSet } from "../../lib/identity/roles.ts";
 import { createLogger } from "../../lib/log/log.ts";
 import { parseSpiffeId } from "../../lib/spiffe/id.ts";
-import type { NexusConfig } from "../config.ts";
+import { TEST_CONFIG } from "../_test_config.ts";
 import type { NexusContext } from "../context.ts";
 import { fakeKeepers, json, nexus, untilReady } from "../state/_test_replicas.ts";
 import { RotationWaiting } from "../state/rotation.ts";
@@ -26,24 +24,6 @@ import { RestoreCollector } from "../state/restore.ts";
 import { openMemoryStore } from "../store/kv.ts";
 import { cipherHandlers } from "./cipher.ts";
 import { statusHandlers } from "./status.ts";
-
-const CONFIG: NexusConfig = {
-  listen: { hostname: "127.0.0.1", port: 0 },
-  listener: LISTENER_DEFAULTS,
-  rateLimits: { readsPerSecond: 0, writesPerSecond: 0, exemptSuperuser: true },
-  storeTimeoutMs: 15_000,
-  backend: "kv",
-  profile: BACKENDS.kv,
-  dataDir: "",
-  keepers: [],
-  shares: 3,
-  threshold: 2,
-  keeperUpdateIntervalMs: 60_000,
-  maxBodyBytes: 1 << 20,
-  maxCiphertextBytes: 65536,
-  maxSecretVersions: 10,
-  busyTimeoutMs: 5000,
-};
 
 const superuser = parseSpiffeId("spiffe://spike.ist/spike/pilot/role/superuser");
 
@@ -75,7 +55,7 @@ Deno.test("status and cipher on a replica learn another replica's rotation when 
     await b.state.adopt(pick(1), "keepers");
     await a.secrets.put("app/x", json({ v: "1" }));
     const ctx: NexusContext = {
-      config: CONFIG,
+      config: TEST_CONFIG,
       state: b.state,
       roles: RoleSet.fromEnv(),
       store,
@@ -173,7 +153,7 @@ Deno.test("decrypt at a replica holding only a retired key answers 503, not a fa
       new TextEncoder().encode("new"),
       "spike/cipher/v1",
     );
-    const ctx = { state: b.state, config: CONFIG } as unknown as NexusContext;
+    const ctx = { state: b.state, config: TEST_CONFIG } as unknown as NexusContext;
     const decrypt = cipherHandlers(ctx)["cipher.decrypt"];
     await assert.rejects(
       runRoute(

@@ -4,6 +4,7 @@
  * Nexus reports once it is ready.
  */
 
+import type { StatusResponse } from "../../lib/api/status.ts";
 import { ApiResponseError } from "../../lib/client/errors.ts";
 import type { NexusClient } from "../../lib/client/nexus.ts";
 import { untilServed } from "./clients.ts";
@@ -50,11 +51,16 @@ export function startWriters(clients: NexusClient[], perClient: number, options:
   };
 }
 
-/** The generation Nexus reports in its first ready status (it may answer 503 a while first). */
-export async function readyGeneration(nexus: NexusClient, ms = 30_000): Promise<number> {
-  return (await untilServed(() =>
+/** Nexus's first ready status (it may answer 503 a while first). */
+export async function readyStatus(nexus: NexusClient, ms = 30_000): Promise<StatusResponse> {
+  return await untilServed(() =>
     nexus.status().then((s) => {
       if (!s.ready) throw new ApiResponseError(503, "status");
       return s;
-    }), ms)).keyGeneration;
+    }), ms);
+}
+
+/** The generation Nexus reports in its first ready status. */
+export async function readyGeneration(nexus: NexusClient, ms = 30_000): Promise<number> {
+  return (await readyStatus(nexus, ms)).keyGeneration;
 }
