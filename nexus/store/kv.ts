@@ -90,6 +90,8 @@ const MAX_BATCH_BYTES = 512 * 1024;
 const KNOWN_LIMIT = 50_000;
 
 const keyId = (key: StoreKey) => JSON.stringify(key);
+/** The guess for a key set without having been read (see {@link KvStore}). */
+const ABSENT: Known = Object.freeze({ versionstamp: null, parts: 0 });
 
 /**
  * The store on one Deno KV database.
@@ -109,6 +111,9 @@ const keyId = (key: StoreKey) => JSON.stringify(key);
  * held then, and adds a check on that versionstamp to the commit: the guess
  * is used only if it is still true in the store, across processes too (a
  * lost guess is read again and the commit retried). It never answers a read.
+ * A key it knows nothing of is guessed absent when set (a new secret
+ * version's data, the commonest write, always is) and read first when
+ * deleted (an old version's data is rarely absent).
  *
  * Reads are grouped the same way, for the same reason: the reads callers
  * ask for within one turn of the event loop (up to Deno KV's 10 keys per
@@ -387,17 +392,27 @@ export class KvStore implements Store {
    */
   #takeGroup(): Pending[] {
     const group: Pending[] = [];
-    const keys = new Set<string>();
+    // Keys the group writes, and keys it only checks (with the versionstamp checked).
+    const written = new Set<string>();
+    const checked = new Map<string, string | null>();
     let checks = 0;
     let mutations = 0;
     let bytes = 0;
     const rest: Pending[] = [];
     for (const p of this.#pending) {
-      const ids = [...p.checks.map(([k]) => keyId(k)), ...p.writes.map((w) => keyId(w.key))];
+      const writes = p.writes.map((w) => keyId(w.key));
       const size = p.writes.reduce((n, w) => n + (w.value?.length ?? 0), 0);
       const large = p.writes.some((w) => w.value !== null && partCount(w.value) > 0);
+      // Callers that check the same key at the same versionstamp without writing it (every
+      // secret write checks the keyring record) do not conflict: one commit holds both checks.
+      const conflicts = () =>
+        writes.some((id) => written.has(id) || checked.has(id)) ||
+        p.checks.some(([k, v]) => {
+          const id = keyId(k);
+          return written.has(id) || (checked.has(id) && checked.get(id) !== v);
+        });
       const fits = group.length === 0 ||
-        (!large && !ids.some((id) => keys.has(id)) &&
+        (!large && !conflicts() &&
           checks + p.checks.length + p.writes.length <= MAX_CHECKS &&
           mutations + p.writes.length <= MAX_MUTATIONS && bytes + size <= MAX_BATCH_BYTES &&
           !group.some((g) => g.writes.some((w) => w.value !== null && partCount(w.value) > 0)));
@@ -406,7 +421,12 @@ export class KvStore implements Store {
         continue;
       }
       group.push(p);
-      for (const id of ids) keys.add(id);
+      for (const id of writes) written.add(id);
+      for (const [k, v] of p.checks) {
+        const id = keyId(k);
+        if (checked.has(id)) checks--; // the same check, made once (see #attempt)
+        else if (!written.has(id)) checked.set(id, v);
+      }
       checks += p.checks.length + p.writes.length;
       mutations += p.writes.length;
       bytes += size;
@@ -441,7 +461,9 @@ export class KvStore implements Store {
   async #attempt(group: Pending[], useKnown: boolean): Promise<boolean> {
     const writes = group.flatMap((p) => p.writes);
     const known: (Known | undefined)[] = writes.map((w) =>
-      useKnown ? this.#known.get(keyId(w.key)) : undefined
+      useKnown
+        ? this.#known.get(keyId(w.key)) ?? (w.value === null ? undefined : ABSENT)
+        : undefined
     );
     const unknown = writes.filter((_, i) => known[i] === undefined);
     const read = await this.#getMany(unknown.map((w) => w.key as Deno.KvKey));
@@ -452,8 +474,12 @@ export class KvStore implements Store {
       return { versionstamp: entry.versionstamp, parts: headerParts(entry.value) };
     });
     const op = this.kv.atomic();
+    const made = new Set<string>();
     for (const p of group) {
       for (const [key, versionstamp] of p.checks) {
+        const id = `${versionstamp}${keyId(key)}`;
+        if (made.has(id)) continue; // callers sharing a check (see #takeGroup)
+        made.add(id);
         op.check({ key: key as Deno.KvKey, versionstamp });
       }
     }

@@ -348,6 +348,49 @@ Deno.test("kv: what a store remembers of a key is checked, so another process's 
   }
 });
 
+Deno.test("kv: callers checking one key they do not write share an operation; an unread key set over parts leaves none", async () => {
+  const counted = countingKv(await Deno.openKv(":memory:"));
+  const store = new KvStore(counted.kv);
+  const dir = await Deno.makeTempDir();
+  const raw = await Deno.openKv(`${dir}/${KV_FILE}`);
+  const a = await openKvStore(dir);
+  const fresh = await openKvStore(dir);
+  try {
+    assert.ok((await store.atomic().set(["ring"], bytes("1")).commit()).ok);
+    const ring = (await store.get(["ring"]))!;
+    const before = counted.commits();
+    const all = await Promise.all(
+      Array.from(
+        { length: 40 },
+        (_, i) =>
+          store.atomic().check(["ring"], ring.versionstamp).check(["w", i], null)
+            .set(["w", i], bytes(String(i))).commit(),
+      ),
+    );
+    assert.ok(all.every((r) => r.ok));
+    assert.ok(counted.commits() - before <= 5, `${counted.commits() - before} commits`);
+    // A stale check of the shared key fails only its caller.
+    const mixed = await Promise.all(
+      [0, 1, 2].map((i) =>
+        store.atomic().check(["ring"], i === 1 ? "0".repeat(20) : ring.versionstamp)
+          .set(["x", i], bytes("x")).commit()
+      ),
+    );
+    assert.deepEqual(mixed.map((r) => r.ok), [true, false, true]);
+    // `fresh` never read ["k"]: its guess (absent) loses, and the parts still go.
+    assert.ok((await a.atomic().set(["k"], pattern(PART_BYTES * 3, 7)).commit()).ok);
+    assert.ok((await fresh.atomic().set(["k"], bytes("small")).commit()).ok);
+    assert.equal((await Array.fromAsync(raw.list({ prefix: [PARTS] }))).length, 0);
+    assert.equal(text((await a.get(["k"]))!.value), "small");
+  } finally {
+    await store.close();
+    raw.close();
+    await a.close();
+    await fresh.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("two sqlite connections to one file: each write sees the other's (CAS)", async () => {
   const dir = await Deno.makeTempDir();
   const a = await openSqliteStore(dir);
