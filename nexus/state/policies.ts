@@ -66,8 +66,8 @@ export class Policies {
   async put(
     policy: Omit<StoredPolicy, "createdAt" | "updatedAt">,
   ): Promise<StoredPolicy> {
-    return await compareAndSet(this.store, key(policy.name), async (entry, tx) => {
-      await this.generations?.guard(tx);
+    return await compareAndSet(this.store, key(policy.name), async (entry, tx, attempt) => {
+      await this.generations?.guard(tx, attempt);
       const now = Date.now();
       const createdAt = entry ? this.#open(policy.name, entry.value).createdAt.getTime() : now;
       const sealed: Sealed = {
@@ -141,8 +141,8 @@ export async function resealPolicy(
   name: string,
   isCurrent: (gen: number) => boolean,
 ): Promise<boolean> {
-  return await compareAndSet(policies.store, key(name), async (entry, tx) => {
-    await policies.generations?.guard(tx);
+  return await compareAndSet(policies.store, key(name), async (entry, tx, attempt) => {
+    await policies.generations?.guard(tx, attempt);
     if (!entry || isCurrent(sealedGeneration(entry.value))) return false;
     const k = policies.key();
     tx.set(key(name), k.seal(k.open(entry.value, aad(name)), aad(name)));

@@ -264,11 +264,13 @@ export class RootKeyState {
 
   /**
    * Makes `tx` (a write that seals with {@link sealing}) fail unless the
-   * keyring record is still the one this process seals by, after learning
-   * the latest one: the write is then tried again under the new generation.
+   * keyring record is still the one this process seals by. A first attempt
+   * (`attempt` 0) trusts the record held, as a rotation elsewhere is rare and
+   * the check makes a stale record fail the commit; a later attempt learns the
+   * latest record first, so the write is tried again under the new generation.
    */
-  async guard(tx: StoreTransaction): Promise<void> {
-    await this.refresh();
+  async guard(tx: StoreTransaction, attempt: number): Promise<void> {
+    if (attempt > 0) await this.refresh();
     tx.check(KEYRING_KEY, this.#applied?.versionstamp ?? null);
   }
 

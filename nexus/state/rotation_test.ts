@@ -3,7 +3,8 @@ import { sealedGeneration } from "../../lib/crypto/aead.ts";
 import { shareIndex, splitRootKey } from "../../lib/crypto/shamir.ts";
 import { createLogger } from "../../lib/log/log.ts";
 import { openMemoryStore } from "../store/kv.ts";
-import type { Store } from "../store/store.ts";
+import { type Store, wrapStore } from "../store/store.ts";
+import { KEYRING_KEY } from "./keyring_record.ts";
 import { decodeMetaRecord } from "./secrets.ts";
 import { fakeKeepers, json, nexus, untilReady } from "./_test_replicas.ts";
 import { restoreBackup, takeBackup } from "./backup.ts";
@@ -264,5 +265,76 @@ Deno.test("a replica that stays up finishes a rotation another replica left unfi
     }
   } finally {
     await store.close();
+  }
+});
+
+Deno.test("a write trusts the keyring it holds until a commit shows another replica changed it", async () => {
+  const inner = await openMemoryStore();
+  let keyringReads = 0;
+  const store = wrapStore(inner, {
+    get: (key) => {
+      if (JSON.stringify(key) === JSON.stringify(KEYRING_KEY)) keyringReads++;
+      return inner.get(key);
+    },
+  });
+  const policy = (name: string) => ({
+    name,
+    spiffeIdPattern: "^x$",
+    pathPattern: "^app/",
+    permissions: ["read" as const],
+  });
+  try {
+    const shares = await splitRootKey(crypto.getRandomValues(new Uint8Array(32)), 3, 2);
+    const keepers = fakeKeepers(shares);
+    const a = nexus(store, keepers.client);
+    const b = nexus(store, keepers.client);
+    const adopt = (n: typeof a, from: number, how: "restore" | "keepers") =>
+      n.state.adopt(
+        new Map(shares.slice(from, from + 2).map((s) => [shareIndex(s), s.slice()])),
+        how,
+      );
+    await adopt(a, 0, "restore");
+    await adopt(b, 1, "keepers");
+    // The keyring is unchanged: a write checks it in its commit without reading it first.
+    keyringReads = 0;
+    await b.secrets.put("app/1", json({ v: "one" }));
+    await b.policies.put(policy("p"));
+    assert.equal(keyringReads, 0);
+
+    // A begins a rotation (and waits in the handover for Keeper 3). B has read nothing since:
+    // its first commits are refused by the keyring check, and the retries learn the record.
+    keepers.down.add(3);
+    await assert.rejects(a.rotation.begin(), RotationWaiting);
+    a.rotation.stop();
+    await b.secrets.put("app/2", json({ v: "two" }));
+    await b.policies.put(policy("q"));
+    assert.ok(keyringReads >= 2);
+    assert.deepEqual(await a.secrets.get("app/2", 0), { v: "two" });
+
+    // Another replica finishes it (generation 1 retired). B learned generation 2 in the
+    // handover, but not that it is now current: its first commit is refused again, and the
+    // retry seals under generation 2.
+    keepers.down.delete(3);
+    const c = nexus(store, keepers.client);
+    await adopt(c, 0, "keepers");
+    c.rotation.watch(10);
+    try {
+      for (let i = 0; i < 300; i++) {
+        if ((await c.state.readRecord())?.record.state === "stable") break;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    } finally {
+      c.rotation.stop();
+    }
+    const done = await c.state.readRecord();
+    assert.deepEqual([done?.record.state, done?.record.current], ["stable", 2]);
+    assert.equal(b.state.generation, 1);
+    await b.secrets.put("app/3", json({ v: "three" }));
+    assert.equal(b.state.generation, 2);
+    await everyRecordUnder(inner, 2);
+    assert.deepEqual(await c.secrets.get("app/3", 0), { v: "three" });
+    for (const n of [a, b, c]) n.keepers.stop();
+  } finally {
+    await inner.close();
   }
 });

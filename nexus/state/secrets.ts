@@ -47,7 +47,8 @@ import {
  * it does not know learns the keyring record again and tries once more.
  */
 export interface Generations {
-  guard(tx: StoreTransaction): Promise<void>;
+  /** Checks the keyring in `tx`; attempts after the first learn the latest record first. */
+  guard(tx: StoreTransaction, attempt: number): Promise<void>;
   refresh(): Promise<void>;
 }
 
@@ -244,8 +245,8 @@ export class Secrets {
     return await this.#serially(
       path,
       () =>
-        compareAndSet(this.store, metaKey(path), async (entry, tx) => {
-          await this.generations?.guard(tx);
+        compareAndSet(this.store, metaKey(path), async (entry, tx, attempt) => {
+          await this.generations?.guard(tx, attempt);
           const read = entry && this.#openMeta(path, entry.value);
           const { meta, result, inline } = change(read?.meta ?? null, tx);
           const copy = inline !== undefined
@@ -465,8 +466,8 @@ export class Secrets {
     return await this.#serially(
       path,
       () =>
-        compareAndSet(this.store, metaKey(path), async (entry, tx) => {
-          await this.generations?.guard(tx);
+        compareAndSet(this.store, metaKey(path), async (entry, tx, attempt) => {
+          await this.generations?.guard(tx, attempt);
           if (!entry) return { resealed: 0, orphans: [...stale] };
           const { meta, inline } = this.#openMeta(path, entry.value);
           const key = this.key();

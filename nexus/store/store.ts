@@ -61,7 +61,8 @@ export interface CompareAndSetOptions {
 /**
  * Read-modify-write of one record until its commit wins: reads `key`, hands
  * the entry (or null) and a transaction already checked against what was
- * read to `change`, which adds the writes and returns the result; commits;
+ * read to `change` (with the attempt's number, from 0), which adds the writes and returns
+ * the result; commits;
  * when another writer won in between, reads again. A throw from `change`
  * aborts with nothing written. This is how every write to a record is made,
  * so concurrent writers, in one process or several, never lose an update.
@@ -69,14 +70,14 @@ export interface CompareAndSetOptions {
 export async function compareAndSet<T>(
   store: Store,
   key: StoreKey,
-  change: (current: StoreEntry | null, tx: StoreTransaction) => T | Promise<T>,
+  change: (current: StoreEntry | null, tx: StoreTransaction, attempt: number) => T | Promise<T>,
   options: CompareAndSetOptions = {},
 ): Promise<T> {
   const attempts = options.attempts ?? 100;
   for (let attempt = 0; attempt < attempts; attempt++) {
     const current = await store.get(key);
     const tx = store.atomic().check(key, current?.versionstamp ?? null);
-    const result = await change(current, tx);
+    const result = await change(current, tx, attempt);
     if ((await tx.commit()).ok) return result;
   }
   throw new Error(
