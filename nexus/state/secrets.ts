@@ -172,10 +172,26 @@ interface MetaRead {
   inline: Inline | null;
 }
 
-/** The versioned, encrypted secrets of one Nexus. */
+/** Paths whose metadata record this process's writes remember (see {@link Secrets}). */
+const WRITTEN_LIMIT = 10_000;
+
+/**
+ * The versioned, encrypted secrets of one Nexus.
+ *
+ * A write is a read-modify-write of the path's metadata record. For paths it
+ * wrote recently, this process remembers the sealed metadata it wrote and the
+ * commit's versionstamp, and the next write of the path takes that as its
+ * guess instead of reading the record (`guess` of {@link compareAndSet}):
+ * the commit is checked against the guessed versionstamp, so when another
+ * process (or a rotation's re-seal) wrote the record meanwhile the commit
+ * loses and the record is read. Nothing is answered from this memory; reads
+ * always read the store.
+ */
 export class Secrets {
   // Writers to the same path in this process take turns; CAS covers other processes.
   readonly #queues = new Map<string, Promise<unknown>>();
+  /** The sealed metadata this process last wrote per path, with the commit's versionstamp. */
+  readonly #written = new Map<string, { sealedMeta: Uint8Array; versionstamp: string }>();
 
   constructor(
     readonly store: Store,
@@ -219,6 +235,24 @@ export class Secrets {
       : null;
   }
 
+  /** The metadata record as this process last wrote it, without its copy of the data. */
+  #guess(path: string): StoreEntry | undefined {
+    const written = this.#written.get(path);
+    if (!written) return undefined;
+    this.#written.delete(path); // re-inserted when this write commits: the map is in order of use
+    return { key: metaKey(path), value: written.sealedMeta, versionstamp: written.versionstamp };
+  }
+
+  #rememberWrite(path: string, record: Uint8Array, versionstamp: string | undefined): void {
+    if (versionstamp === undefined) return;
+    // The copy of the data is left out: a put brings its own, other writes read it if needed.
+    const sealedMeta = decodeMetaRecord(record).sealedMeta.slice();
+    this.#written.set(path, { sealedMeta, versionstamp });
+    if (this.#written.size > WRITTEN_LIMIT) {
+      this.#written.delete(this.#written.keys().next().value!);
+    }
+  }
+
   #serially<T>(path: string, fn: () => Promise<T>): Promise<T> {
     const previous = this.#queues.get(path) ?? Promise.resolve();
     const run = previous.then(fn, fn);
@@ -242,20 +276,25 @@ export class Secrets {
       tx: StoreTransaction,
     ) => { meta: SecretMeta; result: T; inline?: Inline | null },
   ): Promise<T> {
-    return await this.#serially(
-      path,
-      () =>
-        compareAndSet(this.store, metaKey(path), async (entry, tx, attempt) => {
-          await this.generations?.guard(tx, attempt);
-          const read = entry && this.#openMeta(path, entry.value);
-          const { meta, result, inline } = change(read?.meta ?? null, tx);
-          const copy = inline !== undefined
-            ? inline
-            : await this.#inlineFor(path, meta, read?.inline ?? null);
-          tx.set(metaKey(path), this.#sealMeta(meta, copy));
-          return result;
-        }, { attempts: 200, what: path }),
-    );
+    return await this.#serially(path, async () => {
+      let record!: Uint8Array;
+      return await compareAndSet(this.store, metaKey(path), async (entry, tx, attempt) => {
+        await this.generations?.guard(tx, attempt);
+        const read = entry && this.#openMeta(path, entry.value);
+        const { meta, result, inline } = change(read?.meta ?? null, tx);
+        const copy = inline !== undefined
+          ? inline
+          : await this.#inlineFor(path, meta, read?.inline ?? null);
+        record = this.#sealMeta(meta, copy);
+        tx.set(metaKey(path), record);
+        return result;
+      }, {
+        attempts: 200,
+        what: path,
+        guess: this.#guess(path),
+        committed: (versionstamp) => this.#rememberWrite(path, record, versionstamp),
+      });
+    });
   }
 
   /**
@@ -408,6 +447,7 @@ export class Secrets {
       path,
       () =>
         compareAndSet(this.store, metaKey(path), async (entry, tx) => {
+          this.#written.delete(path); // this write does not keep it up to date
           if (!entry) throw notFound();
           const { meta, inline: had } = this.#openMeta(path, entry.value);
           const stored = versionNumbers(meta);
@@ -467,6 +507,7 @@ export class Secrets {
       path,
       () =>
         compareAndSet(this.store, metaKey(path), async (entry, tx, attempt) => {
+          this.#written.delete(path); // idem (a rotation's sweep: rare)
           await this.generations?.guard(tx, attempt);
           if (!entry) return { resealed: 0, orphans: [...stale] };
           const { meta, inline } = this.#openMeta(path, entry.value);

@@ -283,6 +283,44 @@ onEveryBackend(
 );
 
 onEveryBackend(
+  "a write of a path this process wrote last reads nothing; one made elsewhere meanwhile is read, never lost",
+  10,
+  async (_, backing) => {
+    const key = new AeadKey(crypto.getRandomValues(new Uint8Array(32)));
+    const { store, reads } = counting(backing);
+    // Two processes on one store: each has its own memory of what it wrote.
+    const a = new Secrets(store, () => key, () => 3);
+    const b = new Secrets(store, () => key, () => 3);
+    const isConflict = (e: unknown) => e instanceof ApiError && e.status === 409;
+    assert.equal(await a.put("p", json({ by: "a1" })), 1);
+    let before = reads();
+    assert.equal(await a.put("p", json({ by: "a2" })), 2);
+    assert.equal(await a.put("p", json({ by: "a3" }), 2), 3);
+    assert.equal(reads() - before, 0);
+    // B writes version 4; A still remembers version 3 as current.
+    assert.equal(await b.put("p", json({ by: "b4" })), 4);
+    before = reads();
+    await assert.rejects(a.put("p", json({ by: "lost?" }), 3), isConflict); // really stale
+    assert.equal(await a.put("p", json({ by: "a5" }), 4), 5); // not a false 409
+    assert.ok(reads() - before >= 2);
+    assert.equal(await b.put("p", json({ by: "b6" })), 6);
+    assert.equal(await a.put("p", json({ by: "a7" })), 7);
+    const meta = await b.metadata("p", 0);
+    assert.equal(meta.current, 7);
+    assert.deepEqual(Object.keys(meta.versions), ["5", "6", "7"]);
+    for (const [v, by] of [[5, "a5"], [6, "b6"], [7, "a7"]] as const) {
+      assert.deepEqual(await b.get("p", v), { by });
+    }
+    // Versions beyond the maximum left the store, whichever process wrote them.
+    assert.deepEqual((await backing.list(["secret-data", "p"])).map((e) => e.key[2]), [5, 6, 7]);
+    // Deleted and destroyed elsewhere: A's next write reads what is there.
+    await b.destroy("p", []);
+    assert.equal(await a.put("p", json({ by: "a-new" })), 1);
+    assert.deepEqual(await b.get("p", 0), { by: "a-new" });
+  },
+);
+
+onEveryBackend(
   "the copy beside the metadata follows the current version through delete and undelete",
   10,
   async (secrets, store) => {

@@ -19,7 +19,14 @@
 
 import { join } from "node:path";
 import { STORE_FILES } from "../../lib/config/programs.ts";
-import type { ListOptions, Store, StoreEntry, StoreKey, StoreTransaction } from "./store.ts";
+import type {
+  CommitResult,
+  ListOptions,
+  Store,
+  StoreEntry,
+  StoreKey,
+  StoreTransaction,
+} from "./store.ts";
 
 /** Name of the KV file inside the data folder. */
 export const KV_FILE = STORE_FILES.kv;
@@ -71,7 +78,7 @@ interface Known {
 interface Pending {
   checks: [StoreKey, string | null][];
   writes: { key: StoreKey; value: Uint8Array | null }[];
-  resolve: (result: { ok: boolean }) => void;
+  resolve: (result: CommitResult) => void;
   reject: (error: unknown) => void;
 }
 
@@ -363,14 +370,14 @@ export class KvStore implements Store {
           await this.#commitAlone(group[0]);
           continue;
         }
-        let ok: boolean;
+        let versionstamp: string | null;
         try {
-          ok = await this.#attempt(group, true);
+          versionstamp = await this.#attempt(group, true);
         } catch {
-          ok = false; // each is tried alone below, and reports its own failure
+          versionstamp = null; // each is tried alone below, and reports its own failure
         }
-        if (ok) {
-          for (const p of group) p.resolve({ ok: true });
+        if (versionstamp !== null) {
+          for (const p of group) p.resolve({ ok: true, versionstamp });
         } else {
           for (const p of group) for (const w of p.writes) this.#known.delete(keyId(w.key));
           // Not awaited: the next group need not wait for these.
@@ -439,7 +446,8 @@ export class KvStore implements Store {
   async #commitAlone(p: Pending): Promise<void> {
     try {
       for (let attempt = 0;; attempt++) {
-        if (await this.#attempt([p], attempt === 0)) return p.resolve({ ok: true });
+        const versionstamp = await this.#attempt([p], attempt === 0);
+        if (versionstamp !== null) return p.resolve({ ok: true, versionstamp });
         // Lost. If a check of the caller's fails now, that is the answer; else only ours lost.
         const now = await this.#getMany(p.checks.map(([key]) => key as Deno.KvKey));
         if (p.checks.some(([, versionstamp], i) => now[i].versionstamp !== versionstamp)) {
@@ -457,8 +465,9 @@ export class KvStore implements Store {
    * One Deno KV atomic operation for `group`: every caller's checks, a check
    * of each written key's stored form (remembered when `useKnown`, else read
    * now), the deletion of parts a written key no longer needs, and the writes.
+   * Its versionstamp when committed, else null.
    */
-  async #attempt(group: Pending[], useKnown: boolean): Promise<boolean> {
+  async #attempt(group: Pending[], useKnown: boolean): Promise<string | null> {
     const writes = group.flatMap((p) => p.writes);
     const known: (Known | undefined)[] = writes.map((w) =>
       useKnown
@@ -498,7 +507,7 @@ export class KvStore implements Store {
       }
     });
     const result = await retryLocked(() => op.commit());
-    if (!result.ok) return false;
+    if (!result.ok) return null;
     for (const { key, value } of writes) {
       this.#remember(
         key,
@@ -507,7 +516,7 @@ export class KvStore implements Store {
           : { versionstamp: result.versionstamp, parts: partCount(value) },
       );
     }
-    return true;
+    return result.versionstamp;
   }
 
   async close(): Promise<void> {

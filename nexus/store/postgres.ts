@@ -59,7 +59,7 @@ import { ApiError } from "../../lib/api/errors.ts";
 import { errorMessage } from "../../lib/std/errors.ts";
 import { RecordDigest } from "./digest.ts";
 import { decodeKey, encodeKey } from "./keys.ts";
-import type { Store, StoreEntry, StoreKey, StoreTransaction } from "./store.ts";
+import type { CommitResult, Store, StoreEntry, StoreKey, StoreTransaction } from "./store.ts";
 import type { PgConnInfo } from "./postgres_conninfo.ts";
 
 /** The schema version this code creates and understands. */
@@ -330,7 +330,7 @@ export class PostgresStore implements Store {
     return tx;
   }
 
-  #commit(checks: [Uint8Array, string | null][], writes: Write[]): Promise<{ ok: boolean }> {
+  #commit(checks: [Uint8Array, string | null][], writes: Write[]): Promise<CommitResult> {
     // The last write to a key wins, as in Deno KV; one statement may touch a key only once.
     const final = new Map<string, Write>();
     for (const w of writes) final.set(hex(w.key), w);
@@ -367,17 +367,20 @@ export class PostgresStore implements Store {
             values: [deletes.map((w) => w.key)],
           });
         }
+        let versionstamp: string | undefined;
         if (sets.length > 0) {
-          await c.query({
+          const { rows } = await c.query<{ ver: string }>({
             name: "spike-put",
             text: `INSERT INTO spike_kv (k, v, ver)
               SELECT k, v, (SELECT nextval('spike_versions')) FROM unnest($1::bytea[], $2::bytea[]) AS t(k, v)
-              ON CONFLICT (k) DO UPDATE SET v = excluded.v, ver = excluded.ver`,
+              ON CONFLICT (k) DO UPDATE SET v = excluded.v, ver = excluded.ver
+              RETURNING ver`,
             values: [sets.map((w) => w.key), sets.map((w) => w.value)],
           });
+          versionstamp = stamp(rows[0].ver);
         }
         await c.query("COMMIT");
-        return { ok: true };
+        return { ok: true, versionstamp };
       } catch (e) {
         await c.query("ROLLBACK").catch(() => {});
         throw e;

@@ -25,7 +25,14 @@ import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { join } from "node:path";
 import { STORE_FILES } from "../../lib/config/programs.ts";
 import { decodeKey, encodeKey } from "./keys.ts";
-import type { ListOptions, Store, StoreEntry, StoreKey, StoreTransaction } from "./store.ts";
+import type {
+  CommitResult,
+  ListOptions,
+  Store,
+  StoreEntry,
+  StoreKey,
+  StoreTransaction,
+} from "./store.ts";
 
 /** Name of the database file inside the data folder. */
 export const SQLITE_FILE = STORE_FILES.sqlite;
@@ -117,7 +124,7 @@ class SqliteStore implements Store {
   #groupCommit(): void {
     const batch = this.#pending;
     this.#pending = [];
-    const results: boolean[] = [];
+    const results: CommitResult[] = [];
     try {
       this.#db.exec("BEGIN IMMEDIATE");
       for (const { checks, writes } of batch) {
@@ -132,11 +139,12 @@ class SqliteStore implements Store {
             if (write.length === 2) this.#put.run(write[0], write[1], n);
             else this.#del.run(write[0]);
           }
+          results.push({ ok, versionstamp: stamp(n) });
         } else {
           this.#db.exec("ROLLBACK TO tx");
+          results.push({ ok });
         }
         this.#db.exec("RELEASE tx");
-        results.push(ok);
       }
       this.#db.exec("COMMIT");
     } catch (e) {
@@ -146,7 +154,7 @@ class SqliteStore implements Store {
       for (const p of batch) p.reject(e);
       return;
     }
-    batch.forEach((p, i) => p.resolve({ ok: results[i] }));
+    batch.forEach((p, i) => p.resolve(results[i]));
   }
 
   /** Every record as of one moment: one `SELECT`, one read transaction (see `snapshot.ts`). */

@@ -30,6 +30,17 @@ export interface ListOptions {
   reverse?: boolean;
 }
 
+/** What a commit did. */
+export interface CommitResult {
+  /** False when a check failed: nothing was written. */
+  ok: boolean;
+  /**
+   * When `ok` and the commit set a key: the versionstamp every key it set now has (a
+   * later read of one of them gives this until it is written again).
+   */
+  versionstamp?: string;
+}
+
 /** An atomic batch: checks, then writes, all or nothing. */
 export interface StoreTransaction {
   /** Fails the commit unless `key` is at `versionstamp` (null: absent). */
@@ -37,7 +48,7 @@ export interface StoreTransaction {
   set(key: StoreKey, value: Uint8Array): StoreTransaction;
   delete(key: StoreKey): StoreTransaction;
   /** Applies everything, or nothing when a check fails (`ok: false`). */
-  commit(): Promise<{ ok: boolean }>;
+  commit(): Promise<CommitResult>;
 }
 
 /** Storage as Nexus uses it. */
@@ -56,15 +67,24 @@ export interface CompareAndSetOptions {
   attempts?: number;
   /** Names the record in the error when every attempt lost (never a value). */
   what?: string;
+  /**
+   * What the caller believes `key` holds (it wrote it last): the first attempt
+   * takes it instead of reading. The commit's check is on its versionstamp, so a
+   * wrong guess costs one lost commit (or a throw from `change`, which is then
+   * not final) and a read, never a write on stale data.
+   */
+  guess?: StoreEntry;
+  /** Told the commit's versionstamp once the commit wins. */
+  committed?: (versionstamp: string | undefined) => void;
 }
 
 /**
  * Read-modify-write of one record until its commit wins: reads `key`, hands
  * the entry (or null) and a transaction already checked against what was
  * read to `change` (with the attempt's number, from 0), which adds the writes and returns
- * the result; commits;
- * when another writer won in between, reads again. A throw from `change`
- * aborts with nothing written. This is how every write to a record is made,
+ * the result; commits; when another writer won in between, reads again. A throw from
+ * `change` aborts with nothing written (unless it saw only a guess: see
+ * {@link CompareAndSetOptions.guess}). This is how every write to a record is made,
  * so concurrent writers, in one process or several, never lose an update.
  */
 export async function compareAndSet<T>(
@@ -75,10 +95,21 @@ export async function compareAndSet<T>(
 ): Promise<T> {
   const attempts = options.attempts ?? 100;
   for (let attempt = 0; attempt < attempts; attempt++) {
-    const current = await store.get(key);
+    const guessed = attempt === 0 && options.guess !== undefined;
+    const current = guessed ? options.guess! : await store.get(key);
     const tx = store.atomic().check(key, current?.versionstamp ?? null);
-    const result = await change(current, tx, attempt);
-    if ((await tx.commit()).ok) return result;
+    let result: T;
+    try {
+      result = await change(current, tx, attempt);
+    } catch (e) {
+      if (guessed) continue; // decided on a guess: only a read's answer is final
+      throw e;
+    }
+    const done = await tx.commit();
+    if (done.ok) {
+      options.committed?.(done.versionstamp);
+      return result;
+    }
   }
   throw new Error(
     `could not write ${options.what ?? "a record"}: too many concurrent writers`,
@@ -96,7 +127,7 @@ export function wrapStore(
   overrides: {
     get?: Store["get"];
     list?: Store["list"];
-    commit?: (inner: StoreTransaction) => Promise<{ ok: boolean }>;
+    commit?: (inner: StoreTransaction) => Promise<CommitResult>;
   },
 ): Store {
   const { commit, ...reads } = overrides;

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { KV_FILE, KvStore, openKvStore, openMemoryStore, PART_BYTES, PARTS } from "./kv.ts";
 import { openSqliteStore } from "./sqlite.ts";
-import { compareAndSet, type Store, type StoreKey } from "./store.ts";
+import { compareAndSet, type Store, type StoreKey, wrapStore } from "./store.ts";
 import { openPostgresStore } from "./postgres.ts";
 import { parsePgConnInfo } from "./postgres_conninfo.ts";
 import { PgCluster, POSTGRES_BIN } from "../../tests/support/postgres.ts";
@@ -107,6 +107,69 @@ for (const backend of BACKENDS) {
     assert.ok((await store.atomic().delete(["d", "p", 1, 0]).commit()).ok);
     assert.equal((await store.list(["d", "p"])).length, 4);
   });
+
+  conformance("a commit tells the versionstamp its keys now have", backend, async (store) => {
+    const one = await store.atomic().set(["a"], bytes("a")).set(["b"], pattern(PART_BYTES * 2, 2))
+      .commit();
+    assert.ok(one.ok && one.versionstamp);
+    assert.equal((await store.get(["a"]))!.versionstamp, one.versionstamp);
+    assert.equal((await store.get(["b"]))!.versionstamp, one.versionstamp);
+    // Commits made at once (grouped by some backends) each get their keys' versionstamp.
+    const many = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => store.atomic().set(["m", i], bytes(`${i}`)).commit()),
+    );
+    for (const [i, done] of many.entries()) {
+      assert.equal((await store.get(["m", i]))!.versionstamp, done.versionstamp);
+    }
+    assert.ok(one.versionstamp < many[0].versionstamp!);
+  });
+
+  conformance(
+    "compareAndSet takes a guess first, and a wrong one is read again",
+    backend,
+    async (store) => {
+      await store.atomic().set(["g"], bytes("1")).commit();
+      const first = (await store.get(["g"]))!;
+      await store.atomic().set(["g"], bytes("2")).commit();
+      const seen: string[] = [];
+      let committed: string | undefined;
+      // A stale guess: the first attempt's commit loses, the second reads "2".
+      const result = await compareAndSet(store, ["g"], (entry, tx) => {
+        seen.push(text(entry!.value));
+        tx.set(["g"], bytes(`${text(entry!.value)}+`));
+        return seen.length;
+      }, { guess: first, committed: (v) => committed = v });
+      assert.deepEqual(seen, ["1", "2"]);
+      assert.equal(result, 2);
+      const now = (await store.get(["g"]))!;
+      assert.equal(text(now.value), "2+");
+      assert.equal(committed, now.versionstamp);
+      // A throw decided on a guess is not final; one decided on what was read is.
+      let calls = 0;
+      await compareAndSet(store, ["g"], (entry, tx) => {
+        calls++;
+        if (text(entry!.value) !== "2+") throw new Error("stale");
+        tx.set(["g"], bytes("3"));
+      }, { guess: first });
+      assert.equal(calls, 2);
+      assert.equal(text((await store.get(["g"]))!.value), "3");
+      await assert.rejects(
+        compareAndSet(store, ["g"], () => {
+          throw new Error("refused");
+        }),
+        /refused/,
+      );
+      // A right guess: no read, one commit.
+      const right = (await store.get(["g"]))!;
+      const counting = wrapStore(store, { get: (key) => (calls++, store.get(key)) });
+      calls = 0;
+      await compareAndSet(counting, ["g"], (_, tx) => void tx.set(["g"], bytes("4")), {
+        guess: right,
+      });
+      assert.equal(calls, 0);
+      assert.equal(text((await store.get(["g"]))!.value), "4");
+    },
+  );
 
   conformance("a failed check writes nothing of the batch", backend, async (store) => {
     assert.ok((await store.atomic().set(["x"], bytes("x1")).commit()).ok);
