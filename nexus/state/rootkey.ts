@@ -32,7 +32,7 @@ import {
 } from "../../lib/crypto/aead.ts";
 import { type KeyPurpose, Keyring } from "../../lib/crypto/keyring.ts";
 import { combineShares, shareAt, shareIndex } from "../../lib/crypto/shamir.ts";
-import type { Store, StoreTransaction } from "../store/store.ts";
+import type { Store, StoreEntry, StoreTransaction } from "../store/store.ts";
 import type { KeeperPeer } from "../../lib/config/peers.ts";
 import { configuredSet, type KeeperSet, type KeeperSetRead, readKeeperSet } from "./keeper_set.ts";
 import {
@@ -222,7 +222,11 @@ export class RootKeyState {
    * from the original key-check record; null when the store never had a key.
    */
   async readRecord(): Promise<RecordRead | null> {
-    const entry = await this.store.get(KEYRING_KEY);
+    return await this.#recordFrom(await this.store.get(KEYRING_KEY));
+  }
+
+  /** {@link readRecord}, given what the store holds at the keyring record's key. */
+  async #recordFrom(entry: StoreEntry | null): Promise<RecordRead | null> {
     if (entry) return { record: decodeRecord(entry.value), versionstamp: entry.versionstamp };
     const check = await this.#readKeyCheck();
     return check ? { record: legacyRecord(check), versionstamp: null } : null;
@@ -239,7 +243,12 @@ export class RootKeyState {
    */
   async refresh(): Promise<void> {
     if (this.#status !== "ready") return;
-    const read = await this.readRecord();
+    const entry = await this.store.get(KEYRING_KEY);
+    // Still the record applied last (the common case, at every cipher call): nothing to
+    // decode. Still none, and generation 1 came from the key-check record, which is written
+    // once before any key is ready: nothing more to read.
+    if ((entry?.versionstamp ?? null) === this.#applied?.versionstamp) return;
+    const read = await this.#recordFrom(entry);
     if (!read || read.versionstamp === this.#applied?.versionstamp) return;
     // Reads may finish out of order: never go back to an older record.
     if (this.#applied?.versionstamp && read.versionstamp! < this.#applied.versionstamp) return;

@@ -10,6 +10,7 @@ import { fakeKeepers, json, nexus, untilReady } from "./_test_replicas.ts";
 import { restoreBackup, takeBackup } from "./backup.ts";
 import { RestoreCollector } from "./restore.ts";
 import { RotationWaiting } from "./rotation.ts";
+import { RootKeyState } from "./rootkey.ts";
 
 const quiet = createLogger("test", "ERROR", () => {});
 async function everyRecordUnder(store: Store, gen: number): Promise<void> {
@@ -334,6 +335,39 @@ Deno.test("a write trusts the keyring it holds until a commit shows another repl
     await everyRecordUnder(inner, 2);
     assert.deepEqual(await c.secrets.get("app/3", 0), { v: "three" });
     for (const n of [a, b, c]) n.keepers.stop();
+  } finally {
+    await inner.close();
+  }
+});
+
+Deno.test("learning the keyring reads one record while it is unchanged, and decodes none", async () => {
+  const inner = await openMemoryStore();
+  const reads: string[] = [];
+  const store = wrapStore(inner, {
+    get: (key) => (reads.push(JSON.stringify(key)), inner.get(key)),
+  });
+  try {
+    const shares = await splitRootKey(crypto.getRandomValues(new Uint8Array(32)), 3, 2);
+    const keepers = fakeKeepers(shares);
+    const a = nexus(store, keepers.client);
+    await a.state.adopt(
+      new Map(shares.slice(0, 2).map((s) => [shareIndex(s), s.slice()])),
+      "restore",
+    );
+    // Generation 1, from the key-check record: the keyring record is absent, and stays so.
+    const b = new RootKeyState(2, 3, store);
+    await b.adopt(new Map(shares.slice(1, 3).map((s) => [shareIndex(s), s.slice()])), "keepers");
+    reads.length = 0;
+    await b.learnLatest();
+    assert.deepEqual(reads, [JSON.stringify(KEYRING_KEY)]);
+    // After a rotation the record exists; A, which made it, then only reads it.
+    assert.equal((await a.rotation.begin()).done, true);
+    a.keepers.stop();
+    await a.state.learnLatest();
+    assert.equal(a.state.generation, 2);
+    reads.length = 0;
+    await a.state.learnLatest();
+    assert.deepEqual(reads, [JSON.stringify(KEYRING_KEY)]);
   } finally {
     await inner.close();
   }
