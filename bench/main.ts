@@ -21,7 +21,7 @@ import { join } from "node:path";
 import { NexusClient } from "../lib/client/nexus.ts";
 import { isTransient } from "../lib/client/errors.ts";
 import { nexusAs } from "../dev/stack/clients.ts";
-import { freePort, type Identity, spawnProgram, Stack } from "../dev/stack/harness.ts";
+import { freePort, type Identity, Proc, Stack } from "../dev/stack/harness.ts";
 import { launcherArgs } from "../launch/command.ts";
 import type { LoadSpec } from "./loadgen.ts";
 import { benchPostgres, postgresReport, type PostgresResults } from "./postgres.ts";
@@ -80,28 +80,43 @@ async function untilServing(nexus: NexusClient, path: string): Promise<void> {
   }
 }
 
-/** Time from spawn to a program's ready line, in ms (median of `n`). */
+/**
+ * Time from spawn to a program's ready line through `deno task <program>` (what a user runs:
+ * the launcher, then the program from its start-up bundle), in ms (median of `n`).
+ */
 async function startupMs(
   stack: Stack,
-  program: "keeper" | "nexus" | "agent",
+  program: "keeper" | "nexus",
   n = 3,
 ): Promise<number> {
   const times: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const port = freePort();
+  const env = {
+    NO_COLOR: "1",
+    PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+    HOME: Deno.env.get("HOME") ?? "/",
+    ...(Deno.env.get("DENO_DIR") ? { DENO_DIR: Deno.env.get("DENO_DIR")! } : {}),
+    SPIFFE_ENDPOINT_SOCKET: `unix://${stack.socket(program)}`,
+  };
+  for (let i = 0; i < n + 1; i++) {
+    const address = `127.0.0.1:${freePort()}`;
     const t0 = performance.now();
-    const proc = program === "keeper"
-      ? spawnProgram("keeper", {
-        socket: stack.socket("keeper"),
-        env: { SPIKE_KEEPER_TLS_PORT: `127.0.0.1:${port}` },
-      })
-      : spawnProgram("nexus", {
-        socket: stack.socket("nexus"),
-        env: { SPIKE_NEXUS_TLS_PORT: `127.0.0.1:${port}`, SPIKE_NEXUS_BACKEND_STORE: "memory" },
-      });
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["task", "-q", program],
+      cwd: ROOT,
+      env: program === "keeper"
+        ? { ...env, SPIKE_KEEPER_TLS_PORT: address }
+        : { ...env, SPIKE_NEXUS_TLS_PORT: address, SPIKE_NEXUS_BACKEND_STORE: "memory" },
+      clearEnv: true,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const proc = new Proc(program, child);
     await proc.waitFor(program === "keeper" ? /"msg":"ready"/ : /"msg":"listening"/);
-    times.push(performance.now() - t0);
-    await proc.stop("SIGKILL");
+    // The first start may build the bundle that the timed ones reuse.
+    if (i > 0) times.push(performance.now() - t0);
+    // SIGTERM: through the task's sh the program is exec'd, and stops on it.
+    await proc.stop("SIGTERM", 5_000);
   }
   return Math.round(median(times));
 }
@@ -256,8 +271,8 @@ async function startupTimes(stack: Stack): Promise<Record<string, number>> {
   return {
     "launcher (added by deno task)": Math.round(median(launcherTimes)),
     agent: Math.round(median(agentTimes)),
-    keeper: await startupMs(stack, "keeper"),
-    nexus: await startupMs(stack, "nexus"),
+    "keeper (deno task)": await startupMs(stack, "keeper"),
+    "nexus (deno task)": await startupMs(stack, "nexus"),
     "spike secret get (whole command)": Math.round(median(pilotTimes)),
   };
 }
@@ -412,12 +427,12 @@ export function report(r: Record<string, unknown>): string {
         `${b.nexusRssUnderLoadMb} MiB`,
     );
     if (b.startupMs) {
+      const startup = b.startupMs as Record<string, number>;
+      const servers = Math.max(startup["keeper (deno task)"], startup["nexus (deno task)"]);
       lines.push(
         `start-up to ready (ms): ${
-          Object.entries(b.startupMs as Record<string, number>).map(([k, v]) => `${k} ${v}`).join(
-            ", ",
-          )
-        }`,
+          Object.entries(startup).map(([k, v]) => `${k} ${v}`).join(", ")
+        } (each server through deno task <= 300: ${servers <= 300 ? "met" : "NOT met"})`,
       );
     }
   }
