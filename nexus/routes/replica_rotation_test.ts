@@ -11,14 +11,14 @@ import { ApiError } from "../../lib/api/errors.ts";
 import { fromBase64, toBase64 } from "../../lib/api/json.ts";
 import { NEXUS_ROUTES, type NexusRouteName } from "../../lib/api/routes.ts";
 import type { StatusResponse } from "../../lib/api/status.ts";
-import { shareIndex, splitRootKey } from "../../lib/crypto/shamir.ts";
+import { splitRootKey } from "../../lib/crypto/shamir.ts";
 import { type Reply, type RouteRequest, runRoute } from "../../lib/http/dispatch.ts";
 import { RoleSet } from "../../lib/identity/roles.ts";
 import { createLogger } from "../../lib/log/log.ts";
 import { parseSpiffeId } from "../../lib/spiffe/id.ts";
 import { TEST_CONFIG } from "../_test_config.ts";
 import type { NexusContext } from "../context.ts";
-import { fakeKeepers, json, nexus, untilReady } from "../state/_test_replicas.ts";
+import { fakeKeepers, json, nexus, sharesByIndex, untilReady } from "../state/_test_replicas.ts";
 import { RotationWaiting } from "../state/rotation.ts";
 import { RestoreCollector } from "../state/restore.ts";
 import { openMemoryStore } from "../store/kv.ts";
@@ -49,8 +49,7 @@ Deno.test("status and cipher on a replica learn another replica's rotation when 
   const a = nexus(store, keepers.client);
   const b = nexus(store, keepers.client);
   try {
-    const pick = (from: number) =>
-      new Map(shares.slice(from, from + 2).map((s) => [shareIndex(s), s.slice()]));
+    const pick = (from: number) => sharesByIndex(shares.slice(from, from + 2));
     await a.state.adopt(pick(0), "restore");
     await b.state.adopt(pick(1), "keepers");
     await a.secrets.put("app/x", json({ v: "1" }));
@@ -143,8 +142,7 @@ Deno.test("decrypt at a replica holding only a retired key answers 503, not a fa
   const a = nexus(store, keepers.client);
   const b = nexus(store, keepers.client);
   try {
-    const pick = (from: number) =>
-      new Map(shares.slice(from, from + 2).map((s) => [shareIndex(s), s.slice()]));
+    const pick = (from: number) => sharesByIndex(shares.slice(from, from + 2));
     await a.state.adopt(pick(0), "restore");
     await b.state.adopt(pick(1), "keepers");
     b.keepers.stop(); // no recovery from the Keepers: B stays without a key

@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import type { KeeperClient } from "../../lib/client/keeper.ts";
-import { shareIndex } from "../../lib/crypto/shamir.ts";
+import { shareIndex, splitRootKey } from "../../lib/crypto/shamir.ts";
 import { createLogger } from "../../lib/log/log.ts";
 import type { Store } from "../store/store.ts";
 import { KeeperLink } from "./keepers.ts";
@@ -18,6 +18,9 @@ import { Secrets } from "./secrets.ts";
 
 /** Three Keepers, by index and URL. */
 export const KEEPERS = [1, 2, 3].map((index) => ({ index, url: `https://keeper-${index}` }));
+/** Shares as `RootKeyState.adopt` takes them: copies, by share index. */
+export const sharesByIndex = (shares: Uint8Array[]) =>
+  new Map(shares.map((s) => [shareIndex(s), s.slice()]));
 /** Secret values as a put takes them. */
 export const json = (values: Record<string, string>) =>
   new TextEncoder().encode(JSON.stringify(values));
@@ -56,6 +59,15 @@ export function nexus(store: Store, client: KeeperClient) {
   });
   const rotation = new Rotation({ state, store, secrets, policies, keepers, log });
   return { state, secrets, policies, keepers, rotation };
+}
+
+/** A new root key's shares, Keepers holding them, and a first Nexus on `store` that adopted it. */
+export async function firstReplica(store: Store) {
+  const shares = await splitRootKey(crypto.getRandomValues(new Uint8Array(32)), 3, 2);
+  const keepers = fakeKeepers(shares);
+  const a = nexus(store, keepers.client);
+  await a.state.adopt(sharesByIndex(shares.slice(0, 2)), "restore");
+  return { shares, keepers, a };
 }
 
 /** Waits (up to 2 s) until `n`'s key is ready. */

@@ -6,7 +6,14 @@ import { openMemoryStore } from "../store/kv.ts";
 import { type Store, wrapStore } from "../store/store.ts";
 import { KEYRING_KEY } from "./keyring_record.ts";
 import { decodeMetaRecord } from "./secrets.ts";
-import { fakeKeepers, json, nexus, untilReady } from "./_test_replicas.ts";
+import {
+  fakeKeepers,
+  firstReplica,
+  json,
+  nexus,
+  sharesByIndex,
+  untilReady,
+} from "./_test_replicas.ts";
 import { restoreBackup, takeBackup } from "./backup.ts";
 import { RestoreCollector } from "./restore.ts";
 import { RotationWaiting } from "./rotation.ts";
@@ -33,7 +40,7 @@ Deno.test("rotation re-seals every record, keeps cipher text readable, and retir
     const keepers = fakeKeepers(oldShares);
     const a = nexus(store, keepers.client);
     await a.state.adopt(
-      new Map(oldShares.slice(0, 2).map((s) => [shareIndex(s), s.slice()])),
+      sharesByIndex(oldShares.slice(0, 2)),
       "restore",
     );
     for (let i = 0; i < 30; i++) await a.secrets.put(`app/${i}`, json({ v: `one-${i}` }));
@@ -51,7 +58,7 @@ Deno.test("rotation re-seals every record, keeps cipher text readable, and retir
     // A second replica that knows only generation 1 until it meets generation 2.
     const b = nexus(store, keepers.client);
     await b.state.adopt(
-      new Map(oldShares.slice(1, 3).map((s) => [shareIndex(s), s.slice()])),
+      sharesByIndex(oldShares.slice(1, 3)),
       "keepers",
     );
 
@@ -95,7 +102,7 @@ Deno.test("rotation re-seals every record, keeps cipher text readable, and retir
     assert.equal(c.state.generation, 2);
     assert.deepEqual(await c.secrets.get("app/29", 0), { v: "one-29" });
     const stale = nexus(store, keepers.client);
-    const old = new Map(oldShares.slice(0, 2).map((s) => [shareIndex(s), s.slice()]));
+    const old = sharesByIndex(oldShares.slice(0, 2));
     assert.equal((await stale.state.adopt(old, "restore")).outcome, "rejected");
     const restore = new RestoreCollector(stale.state);
     const step = await restore.offer(1, oldShares[0].slice());
@@ -112,7 +119,7 @@ Deno.test("rotation re-seals every record, keeps cipher text readable, and retir
       const otherShares = await splitRootKey(crypto.getRandomValues(new Uint8Array(32)), 3, 2);
       const stranger = nexus(other, fakeKeepers(otherShares).client);
       await stranger.state.adopt(
-        new Map(otherShares.slice(0, 2).map((s) => [shareIndex(s), s.slice()])),
+        sharesByIndex(otherShares.slice(0, 2)),
         "keepers",
       );
       assert.equal(stranger.state.status, "pending");
@@ -177,7 +184,7 @@ Deno.test("a rotation waits for a missing Keeper, survives a restart in the hand
     const keepers = fakeKeepers(oldShares);
     const a = nexus(store, keepers.client);
     await a.state.adopt(
-      new Map(oldShares.slice(0, 2).map((s) => [shareIndex(s), s.slice()])),
+      sharesByIndex(oldShares.slice(0, 2)),
       "restore",
     );
     await a.secrets.put("x", json({ v: "1" }));
@@ -229,11 +236,11 @@ Deno.test("a replica that stays up finishes a rotation another replica left unfi
     const a = nexus(store, keepers.client);
     const b = nexus(store, keepers.client);
     await a.state.adopt(
-      new Map(shares.slice(0, 2).map((s) => [shareIndex(s), s.slice()])),
+      sharesByIndex(shares.slice(0, 2)),
       "restore",
     );
     await b.state.adopt(
-      new Map(shares.slice(1, 3).map((s) => [shareIndex(s), s.slice()])),
+      sharesByIndex(shares.slice(1, 3)),
       "keepers",
     );
     for (let i = 0; i < 20; i++) await a.secrets.put(`app/${i}`, json({ v: `${i}` }));
@@ -285,17 +292,11 @@ Deno.test("a write trusts the keyring it holds until a commit shows another repl
     permissions: ["read" as const],
   });
   try {
-    const shares = await splitRootKey(crypto.getRandomValues(new Uint8Array(32)), 3, 2);
-    const keepers = fakeKeepers(shares);
-    const a = nexus(store, keepers.client);
+    const { shares, keepers, a } = await firstReplica(store);
     const b = nexus(store, keepers.client);
-    const adopt = (n: typeof a, from: number, how: "restore" | "keepers") =>
-      n.state.adopt(
-        new Map(shares.slice(from, from + 2).map((s) => [shareIndex(s), s.slice()])),
-        how,
-      );
-    await adopt(a, 0, "restore");
-    await adopt(b, 1, "keepers");
+    const adopt = (n: typeof a, from: number) =>
+      n.state.adopt(sharesByIndex(shares.slice(from, from + 2)), "keepers");
+    await adopt(b, 1);
     // The keyring is unchanged: a write checks it in its commit without reading it first.
     keyringReads = 0;
     await b.secrets.put("app/1", json({ v: "one" }));
@@ -317,7 +318,7 @@ Deno.test("a write trusts the keyring it holds until a commit shows another repl
     // retry seals under generation 2.
     keepers.down.delete(3);
     const c = nexus(store, keepers.client);
-    await adopt(c, 0, "keepers");
+    await adopt(c, 0);
     c.rotation.watch(10);
     try {
       for (let i = 0; i < 300; i++) {
@@ -347,16 +348,10 @@ Deno.test("learning the keyring reads one record while it is unchanged, and deco
     get: (key) => (reads.push(JSON.stringify(key)), inner.get(key)),
   });
   try {
-    const shares = await splitRootKey(crypto.getRandomValues(new Uint8Array(32)), 3, 2);
-    const keepers = fakeKeepers(shares);
-    const a = nexus(store, keepers.client);
-    await a.state.adopt(
-      new Map(shares.slice(0, 2).map((s) => [shareIndex(s), s.slice()])),
-      "restore",
-    );
+    const { shares, keepers, a } = await firstReplica(store);
     // Generation 1, from the key-check record: the keyring record is absent, and stays so.
     const b = new RootKeyState(2, 3, store);
-    await b.adopt(new Map(shares.slice(1, 3).map((s) => [shareIndex(s), s.slice()])), "keepers");
+    await b.adopt(sharesByIndex(shares.slice(1, 3)), "keepers");
     reads.length = 0;
     await b.learnLatest();
     assert.deepEqual(reads, [JSON.stringify(KEYRING_KEY)]);
