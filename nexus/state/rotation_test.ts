@@ -348,7 +348,7 @@ Deno.test("learning the keyring reads one record while it is unchanged, and deco
     get: (key) => (reads.push(JSON.stringify(key)), inner.get(key)),
   });
   try {
-    const { shares, keepers, a } = await firstReplica(store);
+    const { shares, a } = await firstReplica(store);
     // Generation 1, from the key-check record: the keyring record is absent, and stays so.
     const b = new RootKeyState(2, 3, store);
     await b.adopt(sharesByIndex(shares.slice(1, 3)), "keepers");
