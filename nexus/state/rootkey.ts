@@ -531,9 +531,14 @@ export class RootKeyState {
   async confirmPending(): Promise<boolean> {
     const keyring = this.#rings.get(1);
     if (this.#status !== "pending" || !keyring) return this.#status === "ready";
+    // The Keepers' shares may be adopted while this waits on the store (a restore has just
+    // written the key check they are checked against): their outcome then stands, and the
+    // pending keyring, replaced and destroyed, is not used.
+    const settled = () => this.#status !== "pending" || this.#rings.get(1) !== keyring;
     // A restored backup of a rotated store brought a keyring record: the pending key must be
     // the generation it names (it then names every other key), and no key-check is written.
     const read = await this.readRecord();
+    if (settled()) return this.status === "ready";
     if (read && read.versionstamp !== null) {
       const gen = this.#generationOf(keyring, read.record);
       if (gen === undefined || gen !== read.record.current) return false;
@@ -541,6 +546,7 @@ export class RootKeyState {
       return true;
     }
     const stored = await this.#writeKeyCheck(keyring);
+    if (settled()) return this.status === "ready";
     if (!keyring.verifyKeyCheck(stored)) return false;
     this.#become("ready", keyring, this.#points);
     return true;

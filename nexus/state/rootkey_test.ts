@@ -72,3 +72,28 @@ Deno.test("without a key-check, disagreeing Keeper shares are not trusted", () =
     assert.equal(state.status, "waiting");
     assert.equal((await state.adopt(byIndex(shares.slice(0, 1)), "keepers")).outcome, "rejected");
   }));
+
+Deno.test("a pending key confirmed while the Keepers' shares are adopted against the same key check is confirmed", () =>
+  withStore(async (store) => {
+    const shares = await splitRootKey(crypto.getRandomValues(new Uint8Array(32)), 3, 2);
+    const made = new RootKeyState(2, 3, store);
+    await made.adopt(byIndex(shares.slice(0, 2)), "restore"); // writes the key-check record
+    const check = (await store.get(["system", "key-check"]))!.value;
+    await store.atomic().delete(["system", "key-check"]).commit();
+    // A fresh Nexus: the Keepers' key waits, pending. Then a restore writes the key check and
+    // confirms the pending key while the Keepers' next update adopts the shares against it.
+    const state = new RootKeyState(2, 3, store);
+    assert.deepEqual(await state.adopt(byIndex(shares.slice(1, 3)), "keepers"), {
+      outcome: "pending",
+    });
+    await store.atomic().check(["system", "key-check"], null).set(["system", "key-check"], check)
+      .commit();
+    const [adopted, confirmed] = await Promise.all([
+      state.adopt(byIndex(shares.slice(0, 2)), "keepers"),
+      state.confirmPending(),
+    ]);
+    assert.equal(adopted.outcome, "ready");
+    assert.equal(confirmed, true);
+    assert.equal(state.status, "ready");
+    assert.deepEqual(await state.shares(), shares);
+  }));
