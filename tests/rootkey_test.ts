@@ -119,18 +119,20 @@ Deno.test("a tampered share never becomes the key in use, and the Keeper is name
     const tampered = shares[0].slice();
     tampered[5] ^= 0x40;
 
-    // Three Keepers, one lying: the other two pass the key check; the liar is named.
-    await bootstrap.keepers.contribute(stack.keeperUrls[0], tampered);
+    // Three Keepers, one lying: the other two pass the key check; the liar is named. Nexus is
+    // stopped first: a running one gives each Keeper its share again (its update), which could
+    // undo the lie before the restart.
     await stack.stopNexus("SIGKILL");
+    await bootstrap.keepers.contribute(stack.keeperUrls[0], tampered);
     const nexusProc = await stack.startNexus();
     assert.deepEqual(lines((await waitForShares(recoverer.nexus)).shares), lines(shares));
     await nexusProc.waitFor(/keeper returned a share that does not belong to the root key/);
     assert.match(nexusProc.stderr(), new RegExp(`"keeper":"${stack.keeperUrls[0]}"`));
 
     // Only the liar and one honest Keeper: no key, 503, the shares are named as suspect.
+    await stack.stopNexus("SIGKILL");
     await bootstrap.keepers.contribute(stack.keeperUrls[0], tampered);
     await stack.stopKeeper(2, "SIGKILL");
-    await stack.stopNexus("SIGKILL");
     const second = await stack.startNexus();
     await second.waitFor(/keeper shares rejected; not using them/);
     await assertNotReadyFor(recoverer.nexus, 1500);
