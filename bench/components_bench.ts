@@ -16,7 +16,7 @@ import { AeadKey } from "../lib/crypto/aead.ts";
 import { auditLine } from "../lib/log/audit.ts";
 import type { Completion } from "../lib/http/dispatch.ts";
 import { policyGrants, type StoredPolicy } from "../nexus/auth/policy.ts";
-import { openKvStore } from "../nexus/store/kv.ts";
+import { type KvStore, openKvStore } from "../nexus/store/kv.ts";
 import { Secrets } from "../nexus/state/secrets.ts";
 
 const encoder = new TextEncoder();
@@ -37,11 +37,11 @@ Deno.bench("aead: seal 1 KiB", { group: "aead" }, () => {
 });
 
 const dir = await Deno.makeTempDir({ prefix: "spike-bench-components-" });
-const store = await openKvStore(dir);
+const store = await openKvStore(dir) as KvStore;
 const secrets = new Secrets(store, () => key, () => 10);
 const PATHS = 1000;
 for (let i = 0; i < PATHS; i++) await secrets.put(`bench/s/${i}`, valuesJson);
-const kv = (store as unknown as { kv: Deno.Kv }).kv;
+const kv = store.kv;
 let n = 0;
 const nextPath = () => `bench/s/${n++ % PATHS}`;
 

@@ -27,6 +27,7 @@ import type { LoadSpec } from "./loadgen.ts";
 import { benchPostgres, postgresReport, type PostgresResults } from "./postgres.ts";
 import { scaleRuns } from "./scale.ts";
 import { type CpuStats, median, type RunStats } from "./stats.ts";
+import { taskEnv } from "./task_env.ts";
 
 /** A workload's figures as the load generator reports them. */
 type Run = RunStats & CpuStats;
@@ -90,13 +91,7 @@ async function startupMs(
   n = 3,
 ): Promise<number> {
   const times: number[] = [];
-  const env = {
-    NO_COLOR: "1",
-    PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
-    HOME: Deno.env.get("HOME") ?? "/",
-    ...(Deno.env.get("DENO_DIR") ? { DENO_DIR: Deno.env.get("DENO_DIR")! } : {}),
-    SPIFFE_ENDPOINT_SOCKET: `unix://${stack.socket(program)}`,
-  };
+  const env = { ...taskEnv(), SPIFFE_ENDPOINT_SOCKET: `unix://${stack.socket(program)}` };
   for (let i = 0; i < n + 1; i++) {
     const address = `127.0.0.1:${freePort()}`;
     const t0 = performance.now();

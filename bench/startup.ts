@@ -19,6 +19,7 @@ import { launchCommand, launcherArgs } from "../launch/command.ts";
 import { currentBundle } from "../launch/cache.ts";
 import { freePort, Stack } from "../dev/stack/harness.ts";
 import { median } from "./stats.ts";
+import { taskEnv } from "./task_env.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const N = Number(Deno.args[0] ?? 9);
@@ -104,13 +105,7 @@ const server = {
   },
 } as const;
 
-const baseEnv = {
-  NO_COLOR: "1",
-  // The task's sh finds `deno` on PATH; Deno finds its cache under HOME.
-  PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
-  HOME: Deno.env.get("HOME") ?? "/",
-  ...(Deno.env.get("DENO_DIR") ? { DENO_DIR: Deno.env.get("DENO_DIR")! } : {}),
-};
+const baseEnv = taskEnv();
 
 const empty = await Deno.makeTempFile({ suffix: ".ts" });
 const stack = await Stack.start();

@@ -249,7 +249,7 @@ export class RootKeyState {
     // once before any key is ready: nothing more to read.
     if ((entry?.versionstamp ?? null) === this.#applied?.versionstamp) return;
     const read = await this.#recordFrom(entry);
-    if (!read || read.versionstamp === this.#applied?.versionstamp) return;
+    if (!read) return;
     // Reads may finish out of order: never go back to an older record.
     if (this.#applied?.versionstamp && read.versionstamp! < this.#applied.versionstamp) return;
     this.#apply(read, this.#points);
