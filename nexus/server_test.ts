@@ -21,7 +21,8 @@ import { Policies } from "./state/policies.ts";
 import { RestoreCollector } from "./state/restore.ts";
 import { RootKeyState } from "./state/rootkey.ts";
 import { Secrets } from "./state/secrets.ts";
-import { openMemoryStore } from "./store/kv.ts";
+import { KvStore, openMemoryStore } from "./store/kv.ts";
+import type { Store } from "./store/store.ts";
 
 /** A well-formed body for every route, so that only the guard can refuse it. */
 const SAMPLE_BODIES: Record<NexusRouteName, unknown> = {
@@ -61,8 +62,8 @@ const SAMPLE_BODIES: Record<NexusRouteName, unknown> = {
 /** The routes any member of SPIKE's trust domains may call without a role or policy. */
 const MEMBER_ROUTES: readonly NexusRouteName[] = ["status.get"];
 
-async function testContext() {
-  const store = await openMemoryStore();
+async function testContext(given?: Store) {
+  const store = given ?? await openMemoryStore();
   const state = new RootKeyState(2, 3, store);
   state.useRandomKey();
   const ctx: NexusContext = {
@@ -139,6 +140,95 @@ Deno.test("only the member routes admit a member of the trust domain without a r
       assert.equal(reply.status ?? 200, 200, name);
       assert.equal(rules.length, 1, `${name} was not guarded exactly once`);
     }
+  } finally {
+    await store.close();
+  }
+});
+
+/** A Deno KV database in memory whose reads (each `get` or `getMany` round trip) are counted. */
+async function countedKv() {
+  const kv = await Deno.openKv(":memory:");
+  const reads: number[] = [];
+  const counted = new Proxy(kv, {
+    get(target, name) {
+      const value = Reflect.get(target, name, target);
+      if (typeof value !== "function") return value;
+      if (name !== "get" && name !== "getMany") return value.bind(target);
+      return (...args: unknown[]) => {
+        reads.push(name === "get" ? 1 : (args[0] as unknown[]).length);
+        return value.apply(target, args);
+      };
+    },
+  });
+  return { kv: counted, reads };
+}
+
+Deno.test("a policy-checked secret get reads the policies and the secret in one round trip", async () => {
+  const { kv, reads } = await countedKv();
+  const { ctx, store } = await testContext(new KvStore(kv));
+  const handlers = nexusHandlers(ctx);
+  const guard = contextGuard(ctx);
+  const reader = parseSpiffeId("spiffe://spike.ist/workload/reader");
+  try {
+    await ctx.policies.put({
+      name: "reader",
+      spiffeIdPattern: "^spiffe://spike\\.ist/workload/reader$",
+      pathPattern: "^app/",
+      permissions: ["read"],
+    });
+    await ctx.secrets.put("app/db", new TextEncoder().encode(JSON.stringify({ user: "u" })));
+    const get = () => runRoute(handlers["secret.get"], guard, request("secret.get", reader));
+    assert.deepEqual(await get(), { json: { data: { user: "u" } } }); // the policy set is now known
+    reads.length = 0;
+    assert.deepEqual(await get(), { json: { data: { user: "u" } } });
+    // The policy generation and the secret's record, together: one getMany of two keys.
+    assert.deepEqual(reads, [2]);
+    reads.length = 0;
+    const meta = await runRoute(
+      handlers["secret.metadata"],
+      guard,
+      request("secret.metadata", reader),
+    );
+    assert.equal(
+      (meta as { json: { metadata: { currentVersion: number } } }).json.metadata.currentVersion,
+      1,
+    );
+    assert.deepEqual(reads, [2]);
+  } finally {
+    await store.close();
+  }
+});
+
+Deno.test("a refused caller's get reads nothing it is shown, and a bad path is not read early", async () => {
+  const { kv, reads } = await countedKv();
+  const { ctx, store } = await testContext(new KvStore(kv));
+  const handlers = nexusHandlers(ctx);
+  const guard = contextGuard(ctx);
+  try {
+    await ctx.secrets.put("app/db", new TextEncoder().encode(JSON.stringify({ user: "u" })));
+    const acts: unknown[] = [];
+    const route = handlers["secret.get"];
+    const watched = {
+      ...route,
+      act: (...args: Parameters<typeof route.act>) => {
+        acts.push(args);
+        return route.act(...args);
+      },
+    };
+    await assert.rejects(
+      runRoute(watched, guard, request("secret.get", member)),
+      (e: unknown) => e instanceof ApiError && e.status === 401,
+    );
+    assert.equal(acts.length, 0, "act ran for a refused caller");
+    // A path act would refuse (400) is not read early, and the guard still answers first.
+    reads.length = 0;
+    const bad = request("secret.get", member);
+    bad.json = () => Promise.resolve({ path: "" });
+    await assert.rejects(
+      runRoute(watched, guard, bad),
+      (e: unknown) => e instanceof ApiError && e.status === 401,
+    );
+    assert.deepEqual(reads, [1], "only the guard's policy read");
   } finally {
     await store.close();
   }

@@ -5,7 +5,8 @@
  * an unknown route is a 400. Every route is `read → access rule → act`, and
  * this pipeline runs the guard on the rule between the two itself, so no
  * route can skip it (upstream's `ReadParseAndGuard` fixes the order the same
- * way). A thrown {@link ApiError} becomes its code in the route's error body,
+ * way); a route's early read may go to the store beside the guard's, but
+ * only `act` sees it, once the guard allows ({@link Route}). A thrown {@link ApiError} becomes its code in the route's error body,
  * anything else a 500 that reveals nothing: that mapping is {@link errorReply},
  * the one place errors become answers. Every request ends with one completion
  * record. With a durable audit ({@link DurableAudit}) the request is recorded
@@ -60,32 +61,49 @@ export interface RouteRequest<Name extends string> {
  * `read` parses what the rule needs (shape errors are 400s), `rule` names
  * what the caller must be allowed (the pipeline's guard decides, 401 when
  * not), and only then `act` validates the rest and does the work.
+ *
+ * A route may also name an `early` read: the store read its `act` will
+ * start with, begun at the moment the guard begins deciding, so that the
+ * guard's own reads (the policies) and this one reach the store together
+ * in one round trip. It must only read. Its result reaches `act` once the
+ * guard has allowed the caller; for a refused caller it is dropped unseen.
  */
-export interface Route<Name extends string, Rule, Input = unknown> {
+export interface Route<Name extends string, Rule, Input = unknown, Early = never> {
   read(request: RouteRequest<Name>): Promise<Input>;
   rule(input: Input, request: RouteRequest<Name>): Rule;
-  act(input: Input, request: RouteRequest<Name>): Promise<Reply>;
+  /** The read `act` starts with, begun beside the guard's (`undefined`: none this time). */
+  early?(input: Input): Promise<Early> | undefined;
+  /** `early` is the promise {@link Route.early} returned, when it did. */
+  act(input: Input, request: RouteRequest<Name>, early?: Promise<Early>): Promise<Reply>;
 }
 
 /** Builds a {@link Route}, inferring its input type from `read`. */
-export function defineRoute<Name extends string, Rule, Input>(
-  route: Route<Name, Rule, Input>,
-): Route<Name, Rule, Input> {
+export function defineRoute<Name extends string, Rule, Input, Early = never>(
+  route: Route<Name, Rule, Input, Early>,
+): Route<Name, Rule, Input, Early> {
   return route;
 }
 
 /** Decides a route's rule for a caller: resolves when allowed, throws (a 401) when not. */
 export type Guard<Rule> = (peer: SpiffeId, rule: Rule) => Promise<void>;
 
-/** Runs one route: read, guard the rule, act. The only way a route is run. */
-export async function runRoute<Name extends string, Rule, Input>(
-  route: Route<Name, Rule, Input>,
+/**
+ * Runs one route: read, guard the rule, act. The only way a route is run.
+ * The route's early read starts right after the guard does, in the same
+ * turn (see {@link Route}); `act` runs only once the guard allows.
+ */
+export async function runRoute<Name extends string, Rule, Input, Early>(
+  route: Route<Name, Rule, Input, Early>,
   guard: Guard<Rule>,
   request: RouteRequest<Name>,
 ): Promise<Reply> {
   const input = await route.read(request);
-  await guard(request.peer, route.rule(input, request));
-  return await route.act(input, request);
+  const allowed = guard(request.peer, route.rule(input, request));
+  const early = route.early?.(input);
+  // Refused: the early read is dropped, and its failure is nobody's news. Allowed: act awaits it.
+  early?.catch(() => {});
+  await allowed;
+  return await route.act(input, request, early);
 }
 
 /** The record of one finished request (the audit line). */
@@ -119,7 +137,7 @@ export interface DispatcherOptions<Name extends string, Rule> {
   routes: readonly RouteSpec<Name>[];
   /** One route per name: the type makes a route without an implementation a compile error. */
   // deno-lint-ignore no-explicit-any
-  handlers: { readonly [K in Name]: Route<Name, Rule, any> };
+  handlers: { readonly [K in Name]: Route<Name, Rule, any, any> };
   /** Decides every route's access rule, between its read and its act. */
   guard: Guard<Rule>;
   /**

@@ -3,7 +3,14 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { parseSpiffeId } from "../spiffe/id.ts";
 import type { RouteSpec } from "../api/routes.ts";
-import { type Completion, createDispatcher, defineRoute, type DurableAudit } from "./dispatch.ts";
+import {
+  type Completion,
+  createDispatcher,
+  defineRoute,
+  type DurableAudit,
+  type RouteRequest,
+  runRoute,
+} from "./dispatch.ts";
 
 const SPEC: RouteSpec<"thing.do"> = {
   name: "thing.do",
@@ -105,4 +112,68 @@ Deno.test("a response record that cannot be written turns the answer into a 500"
   }, completions);
   assert.equal(completions[0].status, 500);
   assert.equal(completions[0].auditFailed, "true");
+});
+
+/** A request to {@link runRoute} from a fixed peer (the route ignores the rest). */
+const routeRequest: RouteRequest<"thing.do"> = {
+  route: SPEC,
+  peer: parseSpiffeId("spiffe://example.org/caller"),
+  headers: {},
+  body: () => Promise.resolve(new Uint8Array()),
+  json: () => Promise.resolve({}),
+  note: () => {},
+};
+
+Deno.test("a route's early read starts while the guard decides and reaches act only when allowed", async () => {
+  const events: string[] = [];
+  let decide!: (allowed: boolean) => void;
+  const guard = (_peer: unknown, _rule: null) =>
+    new Promise<void>((resolve, reject) => {
+      events.push("guard");
+      decide = (allowed) => allowed ? resolve() : reject(new Error("refused"));
+    });
+  const route = defineRoute({
+    read: () => Promise.resolve("input"),
+    rule: () => null,
+    early: (input: string) => {
+      events.push(`early ${input}`);
+      return Promise.resolve("early value");
+    },
+    act: async (_input: string, _request: unknown, early?: Promise<string>) => {
+      events.push(`act ${await early}`);
+      return { json: {} };
+    },
+  });
+  const allowed = runRoute(route, guard, routeRequest);
+  await new Promise((r) => setTimeout(r, 0));
+  assert.deepEqual(events, ["guard", "early input"], "the early read waits for nothing");
+  decide(true);
+  await allowed;
+  assert.deepEqual(events, ["guard", "early input", "act early value"]);
+
+  events.length = 0;
+  const refused = runRoute(route, guard, routeRequest);
+  await new Promise((r) => setTimeout(r, 0));
+  decide(false);
+  await assert.rejects(refused, /refused/);
+  assert.deepEqual(events, ["guard", "early input"], "act never ran for a refused caller");
+});
+
+Deno.test("a failed early read fails the act that uses it, and is nobody's news when refused", async () => {
+  const route = defineRoute({
+    read: () => Promise.resolve(null),
+    rule: () => null,
+    early: () => Promise.reject(new Error("store down")),
+    act: async (_input: null, _request: unknown, early?: Promise<never>) => {
+      await early;
+      return { json: {} };
+    },
+  });
+  await assert.rejects(runRoute(route, () => Promise.resolve(), routeRequest), /store down/);
+  // Refused: the rejected early read must not surface as an unhandled rejection (the test fails).
+  await assert.rejects(
+    runRoute(route, () => Promise.reject(new Error("refused")), routeRequest),
+    /refused/,
+  );
+  await new Promise((r) => setTimeout(r, 10));
 });

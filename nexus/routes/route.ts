@@ -11,17 +11,19 @@ import type { Route } from "../../lib/http/dispatch.ts";
 import type { AccessRule } from "../auth/policy.ts";
 import type { NexusRule } from "../auth/guard.ts";
 
-/** A Nexus route with its input type. */
+/** A Nexus route with its input type (and the type of its early read, if it has one). */
 // deno-lint-ignore no-explicit-any
-export type NexusRoute<Input = any> = Route<NexusRouteName, NexusRule, Input>;
+export type NexusRoute<Input = any, Early = any> = Route<NexusRouteName, NexusRule, Input, Early>;
 
 /** The routes of one group of the route table (`secret`, `policy`, ...), by name. */
 export type RouteGroup<Group extends string> = {
   readonly [K in Extract<NexusRouteName, `${Group}.${string}`>]: NexusRoute;
 };
 
-/** Builds a Nexus route, inferring its input type from `read`. */
-export function nexusRoute<Input>(route: NexusRoute<Input>): NexusRoute<Input> {
+/** Builds a Nexus route, inferring its input type from `read` (and its early read's). */
+export function nexusRoute<Input, Early = never>(
+  route: NexusRoute<Input, Early>,
+): NexusRoute<Input, Early> {
   return route;
 }
 

@@ -1,8 +1,10 @@
 /**
  * The secret routes: put, get, delete, undelete, destroy, list and metadata. Each one
  * reads its body (shape errors are 400), is guarded on the path (401),
- * validates the fields (400), then acts. Audit records get the path and
- * version, never a value.
+ * validates the fields (400), then acts. Get and metadata start their read
+ * of the path's record while the guard reads the policies (one store round
+ * trip for both); it reaches them only when the guard allows. Audit records
+ * get the path and version, never a value.
  *
  * @module
  */
@@ -30,6 +32,20 @@ function noted<T extends { path: string }>(request: RouteRequest<string>, body: 
   return body;
 }
 
+/**
+ * The metadata read a get starts with, begun while the guard reads the
+ * policies, so both reach the store in one round trip (none for a path
+ * `act` will refuse).
+ */
+function earlyMeta(ctx: NexusContext, path: string) {
+  try {
+    validateSecretPath(path);
+  } catch {
+    return undefined;
+  }
+  return ctx.secrets.readMeta(path);
+}
+
 /** The secret route handlers. */
 export function secretHandlers(ctx: NexusContext): RouteGroup<"secret"> {
   return {
@@ -49,9 +65,10 @@ export function secretHandlers(ctx: NexusContext): RouteGroup<"secret"> {
     "secret.get": nexusRoute({
       read: async (request) => noted(request, readSecretVersion(await request.json())),
       rule: ({ path }) => policyRule(path, "read"),
-      act: async ({ path, version }) => {
+      early: ({ path }) => earlyMeta(ctx, path),
+      act: async ({ path, version }, _request, early) => {
         validateSecretPath(path);
-        const response: SecretGetResponse = { data: await ctx.secrets.get(path, version) };
+        const response: SecretGetResponse = { data: await ctx.secrets.get(path, version, early) };
         return { json: response };
       },
     }),
@@ -103,9 +120,10 @@ export function secretHandlers(ctx: NexusContext): RouteGroup<"secret"> {
     "secret.metadata": nexusRoute({
       read: async (request) => noted(request, readSecretVersion(await request.json())),
       rule: ({ path }) => policyRule(path, "read"),
-      act: async ({ path, version }) => {
+      early: ({ path }) => earlyMeta(ctx, path),
+      act: async ({ path, version }, _request, early) => {
         validateSecretPath(path);
-        const meta = await ctx.secrets.metadata(path, version);
+        const meta = await ctx.secrets.metadata(path, version, early);
         const response: SecretMetadataResponse = {
           versions: Object.fromEntries(
             Object.entries(meta.versions).map(([n, v]) => [n, {

@@ -66,6 +66,16 @@ export async function withGenerations<T>(
   }
 }
 
+/** Hands `early` to the first attempt only: a second one reads the store again. */
+function firstAttemptOnly<T>(early: T | undefined): () => T | undefined {
+  let left = early;
+  return () => {
+    const first = left;
+    left = undefined;
+    return first;
+  };
+}
+
 /** One version's bookkeeping. */
 export interface VersionRecord {
   created: number;
@@ -209,9 +219,20 @@ export class Secrets {
     return { meta: meta as SecretMeta, inline };
   }
 
-  async #readMeta(path: string): Promise<MetaRead | null> {
-    const entry = await this.store.get(metaKey(path));
+  /** Opens the metadata record read by `early` (see {@link readMeta}), or read now. */
+  async #readMeta(path: string, early?: Promise<StoreEntry | null>): Promise<MetaRead | null> {
+    const entry = await (early ?? this.readMeta(path));
     return entry && this.#openMeta(path, entry.value);
+  }
+
+  /**
+   * Reads the record a {@link get} or {@link metadata} of `path` starts
+   * with, as the store holds it now, and opens nothing: a caller may begin
+   * it beside its own reads and hand the promise to that call. A call that
+   * must read again (another replica's new root-key generation) does.
+   */
+  readMeta(path: string): Promise<StoreEntry | null> {
+    return this.store.get(metaKey(path));
   }
 
   #sealMeta(meta: SecretMeta, inline: Inline | null): Uint8Array {
@@ -333,13 +354,25 @@ export class Secrets {
     });
   }
 
-  /** A version's values (0: the current one); 404 when missing or deleted. */
-  get(path: string, version: number): Promise<Record<string, string>> {
-    return withGenerations(this.generations, () => this.#get(path, version));
+  /**
+   * A version's values (0: the current one); 404 when missing or deleted.
+   * `early`: the path's record, as {@link readMeta} began reading it.
+   */
+  get(
+    path: string,
+    version: number,
+    early?: Promise<StoreEntry | null>,
+  ): Promise<Record<string, string>> {
+    const first = firstAttemptOnly(early);
+    return withGenerations(this.generations, () => this.#get(path, version, first()));
   }
 
-  async #get(path: string, version: number): Promise<Record<string, string>> {
-    const read = await this.#readMeta(path);
+  async #get(
+    path: string,
+    version: number,
+    early: Promise<StoreEntry | null> | undefined,
+  ): Promise<Record<string, string>> {
+    const read = await this.#readMeta(path, early);
     if (!read) throw notFound();
     const { meta, inline } = read;
     const v = version === 0 ? meta.current : version;
@@ -480,9 +513,15 @@ export class Secrets {
     return entries.map((e) => String(e.key[1]));
   }
 
-  /** A path's metadata, with the same existence rules as {@link get}. */
-  async metadata(path: string, version: number): Promise<SecretMeta> {
-    const meta = (await withGenerations(this.generations, () => this.#readMeta(path)))?.meta;
+  /** A path's metadata, with the same existence rules (and `early`) as {@link get}. */
+  async metadata(
+    path: string,
+    version: number,
+    early?: Promise<StoreEntry | null>,
+  ): Promise<SecretMeta> {
+    const first = firstAttemptOnly(early);
+    const meta = (await withGenerations(this.generations, () => this.#readMeta(path, first())))
+      ?.meta;
     if (!meta) throw notFound();
     const v = version === 0 ? meta.current : version;
     const record = meta.versions[v];
