@@ -5,6 +5,12 @@
  * each commit and refuses to acknowledge a write that went to a file that is no longer
  * the one at its path. Reads go on from the file still open.
  *
+ * Commits that finish together (a grouped Deno KV commit answers all its
+ * callers at once) share one look at the file: a look is reused only until
+ * the microtasks of the turn it was taken in have run. Every commit it
+ * serves had finished before that turn began, so the look still comes after
+ * each of them; no look outlives its turn.
+ *
  * @module
  */
 
@@ -33,13 +39,23 @@ export class StoreFileGoneError extends Error {
 
 /**
  * Wraps `store`, whose database is the file at `path` (it must exist now). Everything
- * but `commit` is passed through.
+ * but `commit` is passed through. `identityOf` tells a file's identity (tests count it).
  */
-export function guardStoreFile(store: Store, path: string): Store {
-  const opened = identity(path);
+export function guardStoreFile(
+  store: Store,
+  path: string,
+  identityOf: (path: string) => string | undefined = identity,
+): Store {
+  const opened = identityOf(path);
   if (!opened) throw new Error(`the database file ${path} is missing right after opening it`);
+  /** This turn's look at the file (see the module notes), if one was taken. */
+  let look: string | undefined | null = null;
   const check = () => {
-    if (identity(path) !== opened) throw new StoreFileGoneError(path);
+    if (look === null) {
+      look = identityOf(path);
+      queueMicrotask(() => look = null);
+    }
+    if (look !== opened) throw new StoreFileGoneError(path);
   };
   return wrapStore(store, {
     commit: async (inner) => {
