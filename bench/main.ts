@@ -12,7 +12,8 @@
  * BENCH_BACKENDS (default kv,sqlite,postgres; postgres is its own section, with 1 to 3 Nexus
  * replicas on one throwaway PostgreSQL cluster: `bench/postgres.ts`), BENCH_WORKLOADS (comma
  * list of workload names, default all), BENCH_QUICK=1 (workloads only: no durability,
- * recovery, scale or start-up runs).
+ * recovery, scale or start-up runs), BENCH_NEXUS_V8_FLAGS (V8 flags for Nexus, comma-separated,
+ * e.g. `--prof,--logfile=/tmp/nexus-%p.log` for a profile to read with `node --prof-process`).
  *
  * @module
  */
@@ -40,6 +41,10 @@ const BACKEND_LIST = (Deno.env.get("BENCH_BACKENDS") ?? "kv,sqlite,postgres").sp
 const BACKENDS = BACKEND_LIST.filter((b) => b !== "postgres") as ("kv" | "sqlite")[];
 const WORKLOADS = Deno.env.get("BENCH_WORKLOADS")?.split(",");
 const QUICK = Deno.env.get("BENCH_QUICK") === "1";
+/** Nexus's V8 flags, to profile it under load (Deno reads them from `DENO_V8_FLAGS`). */
+const V8: Record<string, string> = Deno.env.get("BENCH_NEXUS_V8_FLAGS")
+  ? { DENO_V8_FLAGS: Deno.env.get("BENCH_NEXUS_V8_FLAGS")! }
+  : {};
 const VALUE_BYTES = 1024;
 
 const log = (line: string) => console.error(`bench: ${line}`);
@@ -122,7 +127,10 @@ async function benchBackend(
   baselineRps: number,
 ): Promise<Record<string, unknown>> {
   log(`${backend}: starting the stack`);
-  const stack = await Stack.start({ backend, nexusEnv: { SPIKE_SYSTEM_LOG_LEVEL: "ERROR" } });
+  const stack = await Stack.start({
+    backend,
+    nexusEnv: { SPIKE_SYSTEM_LOG_LEVEL: "ERROR", ...V8 },
+  });
   const admin = await nexusAs(stack, "pilot");
   const out: Record<string, unknown> = {};
   const url = stack.nexusUrl;
