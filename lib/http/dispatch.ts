@@ -6,8 +6,9 @@
  * this pipeline runs the guard on the rule between the two itself, so no
  * route can skip it (upstream's `ReadParseAndGuard` fixes the order the same
  * way); a route's early read may go to the store beside the guard's, but
- * only `act` sees it, once the guard allows ({@link Route}). A thrown {@link ApiError} becomes its code in the route's error body,
- * anything else a 500 that reveals nothing: that mapping is {@link errorReply},
+ * only `act` sees it, once the guard allows ({@link Route}). A thrown
+ * {@link ApiError} becomes its code in the route's error body, anything
+ * else a 500 that reveals nothing: that mapping is {@link errorReply},
  * the one place errors become answers. Every request ends with one completion
  * record. With a durable audit ({@link DurableAudit}) the request is recorded
  * before anything else runs and its outcome before the answer leaves; a
