@@ -3,14 +3,16 @@
  *
  * Layout in the store (paths and version numbers are in the keys, in clear):
  * - `["secret-meta", path]`: the path's metadata (versions, their times,
- *   current and oldest), sealed with associated data naming the path, and
- *   beside it a copy of the current version's sealed data (see
- *   {@link encodeMetaRecord}), so that a get of the current version takes
- *   one store read. The copy is the very record stored under the version's
- *   data key, bound to its path and version by its own associated data;
- *   it is written in the same commit as the metadata, so it is never stale.
- *   Records written before the copy existed (plain sealed metadata), and
- *   versions too large to copy, are read from the data key instead;
+ *   current and oldest) and a copy of the current version's values, sealed
+ *   together in one record bound to the path (see {@link decodeMetaRecord}),
+ *   so that a get of the current version takes one store read and one
+ *   AES-GCM open. The copy is written in the same commit as the metadata, so
+ *   it is never stale. A path with no current version, or one too large to
+ *   copy, has its metadata sealed alone, and its data is read from the data
+ *   key. Records of older Nexus versions are read as they are: metadata
+ *   sealed alone, or beside a copy of the current version's sealed data
+ *   record ({@link encodeMetaRecord}); the next write of the path rewrites
+ *   them in the joint form;
  * - `["secret-data", path, version, 0]`: the version's values as JSON, one
  *   whole sealed value bound to its path and version (the store's backend
  *   deals with its own size limits). Versions written before the store took
@@ -124,26 +126,39 @@ function recomputeOldest(meta: SecretMeta): void {
 /** The chunks a version's data is in (one, unless written by an older Nexus). */
 const chunksOf = (record: VersionRecord) => record.chunks ?? 1;
 
-/** First byte of a metadata record that carries the current version's data. */
+/** First byte of a metadata record that carries the current version's sealed data record. */
 const META_RECORD = 0x4d;
 const META_HEADER = 1 + 4 + 4;
+/** First byte of a metadata record sealed together with the current version's values. */
+const JOINT_RECORD = 0x4e;
+const jointAad = (path: string) => `secret-meta-joint\u0000${path}`;
 /** Sealed data up to this size is copied beside the metadata; larger is read from its key. */
 export const INLINE_DATA_BYTES = 32 * 1024;
 
-/** The current version's sealed data, as kept beside the metadata. */
+/** The current version's sealed data record, as older Nexus versions kept it beside the metadata. */
 interface Inline {
   version: number;
   sealed: Uint8Array;
 }
 
 /**
- * The value at `["secret-meta", path]`: `0x4d ‖ version (u32) ‖ length (u32)
- * ‖ sealed data ‖ sealed metadata`, or the sealed metadata alone when there
- * is no copy. A sealed record starts with its format version (0x01), never
- * 0x4d, so both forms read unambiguously. The version in clear only says
- * which version the copy claims to be: it is used only when the metadata
- * (authenticated) names it current, and it opens only under that version's
- * associated data.
+ * The current version's values as read with the metadata: already open (a
+ * joint record; the bytes are zeroed once used) or still sealed (an older
+ * record's copy).
+ */
+export type Copy =
+  | { version: number; json: Uint8Array; sealed?: undefined }
+  | { version: number; sealed: Uint8Array; json?: undefined };
+
+/**
+ * The value at `["secret-meta", path]` as older Nexus versions wrote it:
+ * `0x4d ‖ version (u32) ‖ length (u32) ‖ sealed data ‖ sealed metadata`, or
+ * the sealed metadata alone when there is no copy. A sealed record starts
+ * with its format version (0x01 or 0x02), never 0x4d or 0x4e, so every form
+ * reads unambiguously. The version in clear only says which version the copy
+ * claims to be: it is used only when the metadata (authenticated) names it
+ * current, and it opens only under that version's associated data. Nexus
+ * still reads this form; it writes {@link sealJointRecord}'s.
  */
 export function encodeMetaRecord(sealedMeta: Uint8Array, inline: Inline | null): Uint8Array {
   if (!inline) return sealedMeta;
@@ -157,11 +172,43 @@ export function encodeMetaRecord(sealedMeta: Uint8Array, inline: Inline | null):
   return out;
 }
 
-/** Splits what {@link encodeMetaRecord} made. */
+/**
+ * The joint form: `0x4e ‖ sealed(metadata length (u32) ‖ metadata JSON ‖
+ * current version's values JSON)`, one record under associated data naming
+ * the path (and, past generation 1, the root-key generation, as every sealed
+ * record). The values are those of the version the metadata names current.
+ */
+export function sealJointRecord(
+  key: SealingKey,
+  path: string,
+  metaJson: Uint8Array,
+  values: Uint8Array,
+): Uint8Array {
+  const plain = new Uint8Array(4 + metaJson.length + values.length);
+  new DataView(plain.buffer).setUint32(0, metaJson.length);
+  plain.set(metaJson, 4);
+  plain.set(values, 4 + metaJson.length);
+  const sealed = key.seal(plain, jointAad(path));
+  plain.fill(0);
+  const out = new Uint8Array(1 + sealed.length);
+  out[0] = JOINT_RECORD;
+  out.set(sealed, 1);
+  return out;
+}
+
+/**
+ * Splits a metadata record into its sealed parts: a joint record's one
+ * (`joint`), or an older record's sealed metadata and the copy beside it.
+ * Reads only the headers (no key needed), so a sweep can tell which records
+ * still need re-sealing.
+ */
 export function decodeMetaRecord(
   value: Uint8Array,
-): { sealedMeta: Uint8Array; inline: Inline | null } {
-  if (value[0] !== META_RECORD) return { sealedMeta: value, inline: null };
+): { sealedMeta: Uint8Array; inline: Inline | null; joint: boolean } {
+  if (value[0] === JOINT_RECORD) {
+    return { sealedMeta: value.subarray(1), inline: null, joint: true };
+  }
+  if (value[0] !== META_RECORD) return { sealedMeta: value, inline: null, joint: false };
   const view = new DataView(value.buffer, value.byteOffset, value.byteLength);
   const length = value.length >= META_HEADER ? view.getUint32(5) : Infinity;
   if (META_HEADER + length > value.length) {
@@ -173,13 +220,47 @@ export function decodeMetaRecord(
       sealed: value.subarray(META_HEADER, META_HEADER + length),
     },
     sealedMeta: value.subarray(META_HEADER + length),
+    joint: false,
   };
 }
 
 /** A path's metadata as read, with the copy of its current data if there is one. */
-interface MetaRead {
+export interface MetaRead {
   meta: SecretMeta;
-  inline: Inline | null;
+  copy: Copy | null;
+}
+
+/**
+ * Opens a metadata record of any form (see {@link decodeMetaRecord}): the
+ * metadata, and the copy of the current version's values read with it. A
+ * joint record's values are open: the caller zeroes `copy.json` once done.
+ */
+export function openMetaRecord(key: SealingKey, path: string, value: Uint8Array): MetaRead {
+  const { sealedMeta, inline, joint } = decodeMetaRecord(value);
+  if (!joint) {
+    const meta = JSON.parse(decoder.decode(key.open(sealedMeta, metaAad(path))));
+    return { meta: meta as SecretMeta, copy: inline };
+  }
+  const plain = key.open(sealedMeta, jointAad(path));
+  const length = plain.length >= 4
+    ? new DataView(plain.buffer, plain.byteOffset, plain.byteLength).getUint32(0)
+    : Infinity;
+  if (4 + length > plain.length) {
+    plain.fill(0);
+    throw new IntegrityError("the metadata record is malformed");
+  }
+  try {
+    const meta = JSON.parse(decoder.decode(plain.subarray(4, 4 + length))) as SecretMeta;
+    return { meta, copy: { version: meta.current, json: plain.subarray(4 + length) } };
+  } catch (e) {
+    plain.fill(0);
+    throw e;
+  }
+}
+
+/** Zeroes the opened copy of a read (call once the read is done with). */
+function discard(read: MetaRead | null): void {
+  read?.copy?.json?.fill(0);
 }
 
 /** Paths whose metadata record this process's writes remember (see {@link Secrets}). */
@@ -200,8 +281,8 @@ const WRITTEN_LIMIT = 10_000;
 export class Secrets {
   // Writers to the same path in this process take turns; CAS covers other processes.
   readonly #queues = new Map<string, Promise<unknown>>();
-  /** The sealed metadata this process last wrote per path, with the commit's versionstamp. */
-  readonly #written = new Map<string, { sealedMeta: Uint8Array; versionstamp: string }>();
+  /** The metadata (as JSON, no values) this process last wrote per path, with its versionstamp. */
+  readonly #written = new Map<string, { metaJson: string; versionstamp: string }>();
 
   constructor(
     readonly store: Store,
@@ -214,9 +295,31 @@ export class Secrets {
   ) {}
 
   #openMeta(path: string, value: Uint8Array): MetaRead {
-    const { sealedMeta, inline } = decodeMetaRecord(value);
-    const meta = JSON.parse(decoder.decode(this.key().open(sealedMeta, metaAad(path))));
-    return { meta: meta as SecretMeta, inline };
+    return openMetaRecord(this.key(), path, value);
+  }
+
+  /** Runs `use` on the record `value` opened, then zeroes the values read with it. */
+  async #opened<T>(
+    path: string,
+    value: Uint8Array,
+    use: (read: MetaRead) => Promise<T>,
+  ): Promise<T> {
+    const read = this.#openMeta(path, value);
+    try {
+      return await use(read);
+    } finally {
+      discard(read);
+    }
+  }
+
+  /**
+   * The values of a copy: opened now if still sealed, else the joint record's
+   * own bytes (zeroed with the read) or, with `own`, a copy of them; the
+   * caller zeroes what it owns.
+   */
+  #copyValues(path: string, copy: Copy, own = false): Uint8Array {
+    if (copy.json) return own ? copy.json.slice() : copy.json;
+    return this.key().open(copy.sealed, dataAad(path, copy.version, 0, 1));
   }
 
   /** Opens the metadata record read by `early` (see {@link readMeta}), or read now. */
@@ -235,40 +338,50 @@ export class Secrets {
     return this.store.get(metaKey(path));
   }
 
-  #sealMeta(meta: SecretMeta, inline: Inline | null): Uint8Array {
-    const sealed = this.key().seal(encoder.encode(JSON.stringify(meta)), metaAad(meta.path));
-    return encodeMetaRecord(sealed, inline);
+  /** The record for `meta`: joint with `values` (the current version's), or sealed alone. */
+  #sealMeta(meta: SecretMeta, values: Uint8Array | null, text = JSON.stringify(meta)): Uint8Array {
+    const metaJson = encoder.encode(text);
+    return values
+      ? sealJointRecord(this.key(), meta.path, metaJson, values)
+      : this.key().seal(metaJson, metaAad(meta.path));
   }
 
   /**
-   * The copy of the current version's data to keep beside `meta`: the one
-   * read with it when still current, else the version's record from the
-   * store (none when there is no current version, or it is chunked or large).
+   * The current version's values to keep with `meta` (the caller zeroes
+   * them): the copy read with it when still current, else the version's
+   * record from the store (none when there is no current version, or it is
+   * chunked or large).
    */
-  async #inlineFor(path: string, meta: SecretMeta, had: Inline | null): Promise<Inline | null> {
+  async #copyFor(path: string, meta: SecretMeta, had: Copy | null): Promise<Uint8Array | null> {
     const v = meta.current;
     const record = meta.versions[v];
     if (v === 0 || !record || chunksOf(record) !== 1) return null;
-    if (had?.version === v) return had;
+    if (had?.version === v) return this.#copyValues(path, had, true);
     const entry = await this.store.get(dataKey(path, v, 0));
     return entry && entry.value.length <= INLINE_DATA_BYTES
-      ? { version: v, sealed: entry.value }
+      ? this.key().open(entry.value, dataAad(path, v, 0, 1))
       : null;
   }
 
-  /** The metadata record as this process last wrote it, without its copy of the data. */
-  #guess(path: string): StoreEntry | undefined {
+  /**
+   * The metadata record as this process last wrote it, as a guess for
+   * {@link compareAndSet} (its value is never opened: `meta` is what it held,
+   * without the copy of the data).
+   */
+  #guess(path: string): { entry: StoreEntry; meta: SecretMeta } | undefined {
     const written = this.#written.get(path);
     if (!written) return undefined;
     this.#written.delete(path); // re-inserted when this write commits: the map is in order of use
-    return { key: metaKey(path), value: written.sealedMeta, versionstamp: written.versionstamp };
+    return {
+      entry: { key: metaKey(path), value: new Uint8Array(), versionstamp: written.versionstamp },
+      meta: JSON.parse(written.metaJson),
+    };
   }
 
-  #rememberWrite(path: string, record: Uint8Array, versionstamp: string | undefined): void {
+  #rememberWrite(path: string, metaJson: string, versionstamp: string | undefined): void {
     if (versionstamp === undefined) return;
     // The copy of the data is left out: a put brings its own, other writes read it if needed.
-    const sealedMeta = decodeMetaRecord(record).sealedMeta.slice();
-    this.#written.set(path, { sealedMeta, versionstamp });
+    this.#written.set(path, { metaJson, versionstamp });
     if (this.#written.size > WRITTEN_LIMIT) {
       this.#written.delete(this.#written.keys().next().value!);
     }
@@ -287,33 +400,45 @@ export class Secrets {
 
   /**
    * Runs a read-modify-write of a path's metadata until its commit wins.
-   * `change` may name the new current version's copy (`inline`, a put's new
-   * data); otherwise the copy follows the current version.
+   * `change` may name the new current version's values (`values`, a put's
+   * new data, which stays the caller's); otherwise the copy follows the
+   * current version.
    */
   async #update<T>(
     path: string,
     change: (
       current: SecretMeta | null,
       tx: StoreTransaction,
-    ) => { meta: SecretMeta; result: T; inline?: Inline | null },
+    ) => { meta: SecretMeta; result: T; values?: Uint8Array | null },
   ): Promise<T> {
     return await this.#serially(path, async () => {
-      let record!: Uint8Array;
+      let metaJson!: string;
+      const guess = this.#guess(path);
       return await compareAndSet(this.store, metaKey(path), async (entry, tx, attempt) => {
         await this.generations?.guard(tx, attempt);
-        const read = entry && this.#openMeta(path, entry.value);
-        const { meta, result, inline } = change(read?.meta ?? null, tx);
-        const copy = inline !== undefined
-          ? inline
-          : await this.#inlineFor(path, meta, read?.inline ?? null);
-        record = this.#sealMeta(meta, copy);
-        tx.set(metaKey(path), record);
-        return result;
+        const read: MetaRead | null = entry === guess?.entry
+          ? { meta: guess.meta, copy: null }
+          : entry && this.#openMeta(path, entry.value);
+        try {
+          const { meta, result, values } = change(read?.meta ?? null, tx);
+          const copy = values !== undefined
+            ? values
+            : await this.#copyFor(path, meta, read?.copy ?? null);
+          try {
+            metaJson = JSON.stringify(meta);
+            tx.set(metaKey(path), this.#sealMeta(meta, copy, metaJson));
+          } finally {
+            if (values === undefined) copy?.fill(0); // ours, not the caller's
+          }
+          return result;
+        } finally {
+          discard(read);
+        }
       }, {
         attempts: 200,
         what: path,
-        guess: this.#guess(path),
-        committed: (versionstamp) => this.#rememberWrite(path, record, versionstamp),
+        guess: guess?.entry,
+        committed: (versionstamp) => this.#rememberWrite(path, metaJson, versionstamp),
       });
     });
   }
@@ -349,8 +474,11 @@ export class Secrets {
         delete next.versions[old];
       }
       recomputeOldest(next);
-      const inline = sealed.length <= INLINE_DATA_BYTES ? { version, sealed } : null;
-      return { meta: next, result: version, inline };
+      return {
+        meta: next,
+        result: version,
+        values: sealed.length <= INLINE_DATA_BYTES ? json : null,
+      };
     });
   }
 
@@ -374,18 +502,24 @@ export class Secrets {
   ): Promise<Record<string, string>> {
     const read = await this.#readMeta(path, early);
     if (!read) throw notFound();
-    const { meta, inline } = read;
-    const v = version === 0 ? meta.current : version;
-    const record = meta.versions[v];
-    if (v === 0 || !record || record.deleted !== null) throw notFound();
-    const json = inline && inline.version === v && v === meta.current
-      ? this.key().open(inline.sealed, dataAad(path, v, 0, 1))
-      : chunksOf(record) === 1
-      ? await this.#readWhole(path, v)
-      : await this.#readChunks(path, v, chunksOf(record));
-    const values = JSON.parse(decoder.decode(json)) as Record<string, string>;
-    json.fill(0);
-    return values;
+    try {
+      const { meta, copy } = read;
+      const v = version === 0 ? meta.current : version;
+      const record = meta.versions[v];
+      if (v === 0 || !record || record.deleted !== null) throw notFound();
+      const json = copy && copy.version === v && v === meta.current
+        ? this.#copyValues(path, copy)
+        : chunksOf(record) === 1
+        ? await this.#readWhole(path, v)
+        : await this.#readChunks(path, v, chunksOf(record));
+      try {
+        return JSON.parse(decoder.decode(json)) as Record<string, string>;
+      } finally {
+        json.fill(0);
+      }
+    } finally {
+      discard(read);
+    }
   }
 
   async #readWhole(path: string, v: number): Promise<Uint8Array> {
@@ -482,27 +616,30 @@ export class Secrets {
         compareAndSet(this.store, metaKey(path), async (entry, tx) => {
           this.#written.delete(path); // this write does not keep it up to date
           if (!entry) throw notFound();
-          const { meta, inline: had } = this.#openMeta(path, entry.value);
-          const stored = versionNumbers(meta);
-          const targets = versions.length === 0
-            ? stored
-            : [...new Set(versions.map((v) => v || meta.current))].sort((a, b) => a - b);
-          if (targets.some((v) => v === 0 || !meta.versions[v])) throw notFound();
-          if (targets.length === stored.length) {
-            // Every data record under the path goes, including any a metadata record lost track of.
-            for (const e of await this.store.list(["secret-data", path])) tx.delete(e.key);
-            tx.delete(metaKey(path));
+          return await this.#opened(path, entry.value, async ({ meta, copy: had }) => {
+            const stored = versionNumbers(meta);
+            const targets = versions.length === 0
+              ? stored
+              : [...new Set(versions.map((v) => v || meta.current))].sort((a, b) => a - b);
+            if (targets.some((v) => v === 0 || !meta.versions[v])) throw notFound();
+            if (targets.length === stored.length) {
+              // Every data record under the path goes, including any a metadata record lost track of.
+              for (const e of await this.store.list(["secret-data", path])) tx.delete(e.key);
+              tx.delete(metaKey(path));
+              return targets;
+            }
+            for (const v of targets) {
+              for (let i = 0; i < chunksOf(meta.versions[v]); i++) tx.delete(dataKey(path, v, i));
+              delete meta.versions[v];
+            }
+            if (!meta.versions[meta.current]) meta.current = live(meta).at(-1) ?? 0;
+            meta.updated = Date.now();
+            recomputeOldest(meta);
+            const copy = await this.#copyFor(path, meta, had);
+            tx.set(metaKey(path), this.#sealMeta(meta, copy));
+            copy?.fill(0);
             return targets;
-          }
-          for (const v of targets) {
-            for (let i = 0; i < chunksOf(meta.versions[v]); i++) tx.delete(dataKey(path, v, i));
-            delete meta.versions[v];
-          }
-          if (!meta.versions[meta.current]) meta.current = live(meta).at(-1) ?? 0;
-          meta.updated = Date.now();
-          recomputeOldest(meta);
-          tx.set(metaKey(path), this.#sealMeta(meta, await this.#inlineFor(path, meta, had)));
-          return targets;
+          });
         }, { attempts: 200, what: path }),
     );
   }
@@ -520,8 +657,9 @@ export class Secrets {
     early?: Promise<StoreEntry | null>,
   ): Promise<SecretMeta> {
     const first = firstAttemptOnly(early);
-    const meta = (await withGenerations(this.generations, () => this.#readMeta(path, first())))
-      ?.meta;
+    const read = await withGenerations(this.generations, () => this.#readMeta(path, first()));
+    discard(read); // the values read with the metadata are not what was asked for
+    const meta = read?.meta;
     if (!meta) throw notFound();
     const v = version === 0 ? meta.current : version;
     const record = meta.versions[v];
@@ -549,30 +687,30 @@ export class Secrets {
           this.#written.delete(path); // idem (a rotation's sweep: rare)
           await this.generations?.guard(tx, attempt);
           if (!entry) return { resealed: 0, orphans: [...stale] };
-          const { meta, inline } = this.#openMeta(path, entry.value);
-          const key = this.key();
-          let count = 0;
-          const orphans: StoreKey[] = [];
-          for (const k of stale) {
-            const v = Number(k[2]), chunk = Number(k[3]);
-            const record = meta.versions[v];
-            if (!record) orphans.push(k);
-            const data: StoreEntry | null = record ? await this.store.get(k) : null;
-            if (!data || isCurrent(sealedGeneration(data.value))) continue;
-            const aad = dataAad(path, v, chunk, chunksOf(record));
-            tx.check(k, data.versionstamp).set(k, key.seal(key.open(data.value, aad), aad));
-            count++;
-          }
-          // A copy of a version that is no longer current is never read: it is dropped.
-          const copy = !inline || inline.version !== meta.current ? null : {
-            version: inline.version,
-            sealed: isCurrent(sealedGeneration(inline.sealed)) ? inline.sealed : key.seal(
-              key.open(inline.sealed, dataAad(path, inline.version, 0, 1)),
-              dataAad(path, inline.version, 0, 1),
-            ),
-          };
-          tx.set(metaKey(path), this.#sealMeta(meta, copy));
-          return { resealed: count + 1, orphans };
+          return await this.#opened(path, entry.value, async ({ meta, copy: had }) => {
+            const key = this.key();
+            let count = 0;
+            const orphans: StoreKey[] = [];
+            for (const k of stale) {
+              const v = Number(k[2]), chunk = Number(k[3]);
+              const record = meta.versions[v];
+              if (!record) orphans.push(k);
+              const data: StoreEntry | null = record ? await this.store.get(k) : null;
+              if (!data || isCurrent(sealedGeneration(data.value))) continue;
+              const aad = dataAad(path, v, chunk, chunksOf(record));
+              const values = key.open(data.value, aad);
+              tx.check(k, data.versionstamp).set(k, key.seal(values, aad));
+              values.fill(0);
+              count++;
+            }
+            // Re-sealed in the joint form; a copy of a version no longer current is dropped.
+            const copy = had && had.version === meta.current
+              ? this.#copyValues(path, had, true)
+              : null;
+            tx.set(metaKey(path), this.#sealMeta(meta, copy));
+            copy?.fill(0);
+            return { resealed: count + 1, orphans };
+          });
         }, { attempts: 200, what: path }),
     );
   }

@@ -4,7 +4,13 @@ import { AeadKey, IntegrityError } from "../../lib/crypto/aead.ts";
 import { openSqliteStore } from "../store/sqlite.ts";
 import { openKvStore, openMemoryStore } from "../store/kv.ts";
 import type { Store } from "../store/store.ts";
-import { decodeMetaRecord, encodeMetaRecord, INLINE_DATA_BYTES, Secrets } from "./secrets.ts";
+import {
+  decodeMetaRecord,
+  encodeMetaRecord,
+  INLINE_DATA_BYTES,
+  openMetaRecord,
+  Secrets,
+} from "./secrets.ts";
 
 const json = (values: Record<string, string>) => new TextEncoder().encode(JSON.stringify(values));
 
@@ -154,18 +160,33 @@ onEveryBackend(
     await store.atomic().set(da.key, db.value).commit();
     await assert.rejects(secrets.get("a", 1), IntegrityError);
     assert.deepEqual(await secrets.get("b", 0), { v: "bravo" });
-    // Put b's copy of its current data beside a's metadata.
+    // Put b's record (metadata and values, sealed together) under a's key.
     const ma = (await store.get(["secret-meta", "a"]))!;
     const mb = (await store.get(["secret-meta", "b"]))!;
-    const a = decodeMetaRecord(ma.value);
-    const b = decodeMetaRecord(mb.value);
-    assert.ok(a.inline && b.inline);
-    const swapped = encodeMetaRecord(a.sealedMeta, { version: 2, sealed: b.inline.sealed });
+    assert.ok(decodeMetaRecord(ma.value).joint && decodeMetaRecord(mb.value).joint);
+    await store.atomic().set(ma.key, mb.value).commit();
+    await assert.rejects(secrets.get("a", 0), IntegrityError);
+    await assert.rejects(secrets.metadata("a", 0), IntegrityError);
+    // In the form older Nexus versions wrote: b's data record as the copy beside a's metadata.
+    const key = secrets.key();
+    const aMeta = openMetaRecord(key, "a", ma.value).meta;
+    const aSealedMeta = key.seal(
+      new TextEncoder().encode(JSON.stringify(aMeta)),
+      "secret-meta\u0000a",
+    );
+    const swapped = encodeMetaRecord(aSealedMeta, { version: 2, sealed: db.value });
     await store.atomic().set(ma.key, swapped).commit();
     await assert.rejects(secrets.get("a", 0), IntegrityError);
     // A malformed copy header is refused, not read past.
     await store.atomic().set(ma.key, Uint8Array.of(0x4d, 0, 0, 0, 2, 0xff, 0xff, 0xff, 0xff))
       .commit();
+    await assert.rejects(secrets.get("a", 0), IntegrityError);
+    // So is a joint record whose metadata length runs past its end (sealed with the right key).
+    const runaway = key.seal(
+      Uint8Array.of(0, 0, 0xff, 0xff, 0x7b, 0x7d),
+      "secret-meta-joint\u0000a",
+    );
+    await store.atomic().set(ma.key, Uint8Array.of(0x4e, ...runaway)).commit();
     await assert.rejects(secrets.get("a", 0), IntegrityError);
     // Flip one byte of b's metadata.
     const meta = (await store.get(["secret-meta", "b"]))!;
@@ -325,8 +346,16 @@ onEveryBackend(
   10,
   async (secrets, store) => {
     for (let i = 1; i <= 3; i++) await secrets.put("p", json({ n: String(i) }));
-    const inlineVersion = async () =>
-      decodeMetaRecord((await store.get(["secret-meta", "p"]))!.value).inline?.version ?? 0;
+    const inlineVersion = async () => {
+      const { value } = (await store.get(["secret-meta", "p"]))!;
+      const { copy } = openMetaRecord(secrets.key(), "p", value);
+      assert.equal(
+        decodeMetaRecord(value).joint,
+        copy !== null,
+        "a copy is kept in the joint form",
+      );
+      return copy?.version ?? 0;
+    };
     assert.equal(await inlineVersion(), 3);
     await secrets.delete("p", []);
     assert.equal(await inlineVersion(), 2);
@@ -379,9 +408,29 @@ onEveryBackend(
     assert.deepEqual(await secrets.get("old", 0), { v: "one" });
     assert.equal((await secrets.metadata("old", 0)).current, 1);
     await secrets.put("old", json({ v: "two" }));
-    const record = decodeMetaRecord((await store.get(["secret-meta", "old"]))!.value);
-    assert.equal(record.inline?.version, 2);
+    const record = (await store.get(["secret-meta", "old"]))!.value;
+    assert.ok(decodeMetaRecord(record).joint);
+    assert.equal(openMetaRecord(key, "old", record).copy?.version, 2);
     assert.deepEqual(await secrets.get("old", 0), { v: "two" });
     assert.deepEqual(await secrets.get("old", 1), { v: "one" });
+
+    // The form with a copy of the sealed data record beside the metadata: read, then rewritten.
+    const sealedMeta = key.seal(
+      enc.encode(JSON.stringify({ ...meta, path: "copied" })),
+      "secret-meta\u0000copied",
+    );
+    const data = key.seal(json({ v: "uno" }), "secret-data\u0000copied\u00001\u00000\u00001");
+    assert.ok(
+      (await store.atomic()
+        .set(["secret-meta", "copied"], encodeMetaRecord(sealedMeta, { version: 1, sealed: data }))
+        .set(["secret-data", "copied", 1, 0], data)
+        .commit()).ok,
+    );
+    assert.deepEqual(await secrets.get("copied", 0), { v: "uno" });
+    assert.equal((await secrets.metadata("copied", 1)).current, 1);
+    await secrets.delete("copied", [7]); // a write that keeps the current version
+    const rewritten = (await store.get(["secret-meta", "copied"]))!.value;
+    assert.ok(decodeMetaRecord(rewritten).joint);
+    assert.deepEqual(await secrets.get("copied", 0), { v: "uno" });
   },
 );
