@@ -42,7 +42,8 @@ import {
 } from "./keyring_record.ts";
 import { type Policies, resealPolicy } from "./policies.ts";
 import { KEY_CHECK_KEY, type RecordRead, type RootKeyState } from "./rootkey.ts";
-import { decodeMetaRecord, type Secrets } from "./secrets.ts";
+import { decodeMetaRecord } from "./secret_record.ts";
+import type { Secrets } from "./secrets.ts";
 
 /** Where a rotation stands, as the rotate route answers it. */
 export interface RotationProgress {

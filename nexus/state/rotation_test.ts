@@ -5,7 +5,7 @@ import { createLogger } from "../../lib/log/log.ts";
 import { openMemoryStore } from "../store/kv.ts";
 import { type Store, wrapStore } from "../store/store.ts";
 import { KEYRING_KEY } from "./keyring_record.ts";
-import { decodeMetaRecord } from "./secrets.ts";
+import { decodeMetaRecord } from "./secret_record.ts";
 import {
   fakeKeepers,
   firstReplica,

@@ -4,13 +4,8 @@ import { AeadKey, IntegrityError } from "../../lib/crypto/aead.ts";
 import { openSqliteStore } from "../store/sqlite.ts";
 import { openKvStore, openMemoryStore } from "../store/kv.ts";
 import type { Store } from "../store/store.ts";
-import {
-  decodeMetaRecord,
-  encodeMetaRecord,
-  INLINE_DATA_BYTES,
-  openMetaRecord,
-  Secrets,
-} from "./secrets.ts";
+import { decodeMetaRecord, encodeMetaRecord, openMetaRecord } from "./secret_record.ts";
+import { INLINE_DATA_BYTES, Secrets } from "./secrets.ts";
 
 const json = (values: Record<string, string>) => new TextEncoder().encode(JSON.stringify(values));
 
