@@ -4,7 +4,15 @@
  * generator as Nexus: the ratio of a workload's throughput to this one's is
  * what we track, since absolute numbers depend on the machine.
  *
- *   deno run -A bench/baseline_server.ts SOCKET PORT
+ * Given a folder, it is the floor of a design that reads the store once per
+ * request instead: it seeds a Deno KV file there with 1,000 records of the
+ * size of a secret's metadata record (1 KiB value), and answers each request
+ * only after parsing its JSON body and reading the record its `path` names,
+ * through the same per-turn grouped reads as Nexus's `kv` backend
+ * (`nexus/store/kv.ts`). Nexus's get can only be slower than this by its
+ * own work (routing, guard, AES-GCM, JSON, audit): that gap is ours to cut.
+ *
+ *   deno run -A [--unstable-kv] bench/baseline_server.ts SOCKET PORT [KV-FOLDER]
  *
  * @module
  */
@@ -12,11 +20,26 @@
 import https from "node:https";
 import { certChainPem, privateKeyPem } from "../lib/spiffe/x509svid.ts";
 import { createX509Source } from "../lib/spiffe/workloadapi/x509source.ts";
+import { openKvStore } from "../nexus/store/kv.ts";
 
-const [socket, port] = Deno.args;
+/** Bytes of a path's metadata record holding a 1 KiB value (measured: 1,232). */
+const RECORD_BYTES = 1232;
+
+const [socket, port, kvFolder] = Deno.args;
 const source = await createX509Source({ address: `unix://${socket}`, timeoutMs: 10_000 });
 const svid = source.getX509Svid();
 const body = JSON.stringify({ data: { v: "x".repeat(1024 - 16) } });
+const store = kvFolder ? await openKvStore(kvFolder) : undefined;
+if (store) {
+  for (let i = 0; i < 1000; i += 100) {
+    const tx = store.atomic();
+    for (let j = i; j < i + 100; j++) {
+      tx.set(["secret-meta", `bench/s/${j}`], crypto.getRandomValues(new Uint8Array(RECORD_BYTES)));
+    }
+    await tx.commit();
+  }
+}
+
 const server = https.createServer({
   key: privateKeyPem(svid),
   cert: certChainPem(svid),
@@ -24,11 +47,27 @@ const server = https.createServer({
   requestCert: true,
   rejectUnauthorized: true,
 }, (req, res) => {
-  req.on("data", () => {});
-  req.on("end", () => {
+  const chunks: Uint8Array[] = [];
+  req.on("data", (chunk) => store && chunks.push(chunk));
+  req.on("end", async () => {
+    if (store) {
+      const { path } = JSON.parse(new TextDecoder().decode(concat(chunks)));
+      if (!(await store.get(["secret-meta", String(path)]))) {
+        res.writeHead(404).end();
+        return;
+      }
+    }
     res.writeHead(200, { "content-type": "application/json", "content-length": body.length });
     res.end(body);
   });
 });
 server.keepAliveTimeout = 30_000;
 server.listen(Number(port), "127.0.0.1", () => console.error("baseline ready"));
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) at = (out.set(c, at), at + c.length);
+  return out;
+}

@@ -4,7 +4,8 @@
  * Starts a real stack (dev agent, three Keepers, Nexus with the kv backend in
  * a temp folder), drives it from a separate load-generator process with
  * keep-alive mTLS clients, and runs the same load against a bare `node:https`
- * mTLS server as the baseline. Prints a table and writes
+ * mTLS server as the baseline; with kv in the run, also against that server
+ * reading one Deno KV record per request (the floor of a one-read get). Prints a table and writes
  * `bench/results/latest.json`. Targets are reported, never asserted.
  *
  * Environment: BENCH_SECONDS (default 5), BENCH_CONCURRENCY (32),
@@ -280,8 +281,12 @@ async function startupTimes(stack: Stack): Promise<Record<string, number>> {
   };
 }
 
-/** The baseline: a bare node:https mTLS server, same SVIDs and load generator. */
-async function baseline(): Promise<Run> {
+/**
+ * The baseline: a bare node:https mTLS server, same SVIDs and load generator.
+ * With `kvFolder`, the floor instead: the same server reading one Deno KV
+ * record per request (`bench/baseline_server.ts`), driven by the get workload.
+ */
+async function baseline(kvFolder?: string): Promise<Run> {
   const stack = await Stack.start({ bootstrap: false });
   try {
     const port = freePort();
@@ -289,26 +294,38 @@ async function baseline(): Promise<Run> {
       args: [
         "run",
         "-A",
+        "--unstable-kv",
         join(ROOT, "bench/baseline_server.ts"),
         stack.socket("nexus"),
         String(port),
+        ...(kvFolder ? [kvFolder] : []),
       ],
-      stdout: "null",
-      stderr: "null",
+      stdout: "piped",
+      stderr: "piped",
     }).spawn();
-    await new Promise((r) => setTimeout(r, 1500));
-    log("baseline");
+    const ready = new Proc("baseline", server);
+    await ready.waitFor(/baseline ready/);
+    log(kvFolder ? "floor (bare server + one Deno KV read)" : "baseline");
     const stats = await loadgen({
       socket: stack.socket("pilot"),
       url: `https://127.0.0.1:${port}`,
-      workload: "baseline",
+      workload: kvFolder ? "get" : "baseline",
       serverPid: server.pid,
     });
-    server.kill("SIGKILL");
-    await server.status;
+    await ready.stop("SIGKILL", 5_000);
     return stats;
   } finally {
     await stack.stop();
+  }
+}
+
+/** The floor of one Deno KV read per request, in a folder of its own. */
+async function floor(): Promise<Run> {
+  const dir = await Deno.makeTempDir({ prefix: "spike-bench-floor-" });
+  try {
+    return await baseline(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 }
 
@@ -325,6 +342,10 @@ async function main(): Promise<void> {
     baseline: base,
     backends: {},
   };
+  if (BACKENDS.includes("kv")) {
+    const f = await floor();
+    results.floor = { ...f, ratioToBaseline: Math.round(f.rps / base.rps * 1000) / 1000 };
+  }
   for (const backend of BACKENDS) {
     (results.backends as Record<string, unknown>)[backend] = await benchBackend(backend, base.rps);
   }
@@ -380,6 +401,14 @@ export function report(r: Record<string, unknown>): string {
       cpu(base)
     } |`,
   ];
+  const floor = r.floor as (Run & { ratioToBaseline: number }) | undefined;
+  if (floor) {
+    lines.push(
+      `| kv | floor (bare server + one Deno KV read) | ${floor.rps} | ${
+        (floor.ratioToBaseline * 100).toFixed(0)
+      }% | ${floor.p50ms} | ${floor.p99ms} | ${floor.maxms} | ${floor.errors} | ${cpu(floor)} |`,
+    );
+  }
   const backends = r.backends as Record<string, Record<string, unknown>>;
   for (const [backend, b] of Object.entries(backends)) {
     const w = b.workloads as Record<string, Run & { ratioToBaseline: number }>;
