@@ -18,9 +18,12 @@
  */
 
 import https from "node:https";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { certChainPem, privateKeyPem } from "../lib/spiffe/x509svid.ts";
 import { createX509Source } from "../lib/spiffe/workloadapi/x509source.ts";
 import { openKvStore } from "../nexus/store/kv.ts";
+import type { Store } from "../nexus/store/store.ts";
+import { DEFAULT_MAX_BODY_BYTES, readBody } from "../lib/http/body.ts";
 
 /** Bytes of a path's metadata record holding a 1 KiB value (measured: 1,232). */
 const RECORD_BYTES = 1232;
@@ -47,27 +50,26 @@ const server = https.createServer({
   requestCert: true,
   rejectUnauthorized: true,
 }, (req, res) => {
-  const chunks: Uint8Array[] = [];
-  req.on("data", (chunk) => store && chunks.push(chunk));
-  req.on("end", async () => {
-    if (store) {
-      const { path } = JSON.parse(new TextDecoder().decode(concat(chunks)));
-      if (!(await store.get(["secret-meta", String(path)]))) {
-        res.writeHead(404).end();
-        return;
-      }
-    }
-    res.writeHead(200, { "content-type": "application/json", "content-length": body.length });
-    res.end(body);
-  });
+  if (store) {
+    void readThenAnswer(store, req, res);
+    return;
+  }
+  req.on("data", () => {});
+  req.on("end", () => answer(res));
 });
 server.keepAliveTimeout = 30_000;
 server.listen(Number(port), "127.0.0.1", () => console.error("baseline ready"));
 
-function concat(chunks: Uint8Array[]): Uint8Array {
-  if (chunks.length === 1) return chunks[0];
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) at = (out.set(c, at), at + c.length);
-  return out;
+function answer(res: ServerResponse): void {
+  res.writeHead(200, { "content-type": "application/json", "content-length": body.length });
+  res.end(body);
+}
+
+/** The floor: the body read as Nexus reads one (`lib/http/body.ts`), then the record it names. */
+async function readThenAnswer(store: Store, req: IncomingMessage, res: ServerResponse) {
+  const { path } = JSON.parse(
+    new TextDecoder().decode(await readBody(req, DEFAULT_MAX_BODY_BYTES)),
+  );
+  if (await store.get(["secret-meta", String(path)])) answer(res);
+  else res.writeHead(404).end();
 }
