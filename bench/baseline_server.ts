@@ -51,7 +51,8 @@ const server = https.createServer({
   rejectUnauthorized: true,
 }, (req, res) => {
   if (store) {
-    void readThenAnswer(store, req, res);
+    // A body that is not the get workload's JSON is a 400, never a crash of the floor.
+    readThenAnswer(store, req, res).catch(() => res.headersSent || res.writeHead(400).end());
     return;
   }
   req.on("data", () => {});

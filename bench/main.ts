@@ -180,10 +180,7 @@ async function benchBackend(
         serverPid: stack.nexus!.pid,
       });
       clearInterval(sampler);
-      workloads[name] = {
-        ...stats,
-        ratioToBaseline: Math.round(stats.rps / baselineRps * 1000) / 1000,
-      };
+      workloads[name] = withRatio(stats, baselineRps);
     }
     out.nexusRssUnderLoadMb = rssUnderLoad;
     out.workloads = workloads;
@@ -319,6 +316,11 @@ async function baseline(kvFolder?: string): Promise<Run> {
   }
 }
 
+/** A run with its throughput as a share of the baseline's (three decimals). */
+function withRatio(run: Run, baselineRps: number): Run & { ratioToBaseline: number } {
+  return { ...run, ratioToBaseline: Math.round(run.rps / baselineRps * 1000) / 1000 };
+}
+
 /** The floor of one Deno KV read per request, in a folder of its own. */
 async function floor(): Promise<Run> {
   const dir = await Deno.makeTempDir({ prefix: "spike-bench-floor-" });
@@ -342,10 +344,7 @@ async function main(): Promise<void> {
     baseline: base,
     backends: {},
   };
-  if (BACKENDS.includes("kv")) {
-    const f = await floor();
-    results.floor = { ...f, ratioToBaseline: Math.round(f.rps / base.rps * 1000) / 1000 };
-  }
+  if (BACKENDS.includes("kv")) results.floor = withRatio(await floor(), base.rps);
   for (const backend of BACKENDS) {
     (results.backends as Record<string, unknown>)[backend] = await benchBackend(backend, base.rps);
   }
@@ -391,6 +390,10 @@ export function targets(backend: string, w: Record<string, Run>, base: Run): str
 export function report(r: Record<string, unknown>): string {
   const base = r.baseline as Run;
   const cpu = (s: Run) => `${s.serverCpuUsPerRequest ?? "-"} | ${s.loadgenCpuUsPerRequest}`;
+  const row = (backend: string, name: string, s: Run & { ratioToBaseline: number }) =>
+    `| ${backend} | ${name} | ${s.rps} | ${
+      (s.ratioToBaseline * 100).toFixed(0)
+    }% | ${s.p50ms} | ${s.p99ms} | ${s.maxms} | ${s.errors} | ${cpu(s)} |`;
   const lines = [
     `SPIKE on Deno ${r.deno}, ${r.cores} cores, ${r.concurrency} concurrent keep-alive mTLS clients, ` +
     `${r.seconds} s per workload, ${r.valueBytes}-byte values`,
@@ -402,23 +405,11 @@ export function report(r: Record<string, unknown>): string {
     } |`,
   ];
   const floor = r.floor as (Run & { ratioToBaseline: number }) | undefined;
-  if (floor) {
-    lines.push(
-      `| kv | floor (bare server + one Deno KV read) | ${floor.rps} | ${
-        (floor.ratioToBaseline * 100).toFixed(0)
-      }% | ${floor.p50ms} | ${floor.p99ms} | ${floor.maxms} | ${floor.errors} | ${cpu(floor)} |`,
-    );
-  }
+  if (floor) lines.push(row("kv", "floor (bare server + one Deno KV read)", floor));
   const backends = r.backends as Record<string, Record<string, unknown>>;
   for (const [backend, b] of Object.entries(backends)) {
     const w = b.workloads as Record<string, Run & { ratioToBaseline: number }>;
-    for (const [name, s] of Object.entries(w)) {
-      lines.push(
-        `| ${backend} | ${name} | ${s.rps} | ${
-          (s.ratioToBaseline * 100).toFixed(0)
-        }% | ${s.p50ms} | ${s.p99ms} | ${s.maxms} | ${s.errors} | ${cpu(s)} |`,
-      );
-    }
+    for (const [name, s] of Object.entries(w)) lines.push(row(backend, name, s));
   }
   lines.push(
     "",
