@@ -98,14 +98,32 @@ export class AeadKey {
     nonce: Uint8Array = randomBytes(NONCE_LENGTH),
   ): { nonce: Uint8Array; ciphertext: Uint8Array } {
     if (nonce.length !== NONCE_LENGTH) throw new Error(`a nonce is ${NONCE_LENGTH} bytes`);
-    const cipher = createCipheriv("aes-256-gcm", this.#key, nonce);
-    cipher.setAAD(aadBytes(aad));
-    const ciphertext = new Uint8Array(Buffer.concat([
-      cipher.update(plaintext),
-      cipher.final(),
-      cipher.getAuthTag(),
-    ]));
+    const ciphertext = new Uint8Array(plaintext.length + TAG_LENGTH);
+    this.#encryptInto(ciphertext, 0, plaintext, aadBytes(aad), nonce);
     return { nonce: new Uint8Array(nonce), ciphertext };
+  }
+
+  /**
+   * Writes `ciphertext ‖ tag` of `plaintext` into `out` at `at`: each part is
+   * copied once, into its place (a record is written on every put).
+   */
+  #encryptInto(
+    out: Uint8Array,
+    at: number,
+    plaintext: Uint8Array,
+    aad: Uint8Array,
+    nonce: Uint8Array,
+  ): void {
+    const cipher = createCipheriv("aes-256-gcm", this.#key, nonce);
+    cipher.setAAD(aad);
+    const body = cipher.update(plaintext);
+    const rest = cipher.final(); // empty for GCM; kept for the length check below
+    if (body.length + rest.length !== plaintext.length) {
+      throw new Error("AES-GCM returned a ciphertext of an unexpected length");
+    }
+    out.set(body, at);
+    out.set(rest, at + body.length);
+    out.set(cipher.getAuthTag(), at + plaintext.length);
   }
 
   /** Decrypts `ciphertext ‖ tag`; throws {@link IntegrityError} unless intact and bound to `aad`. */
@@ -113,15 +131,20 @@ export class AeadKey {
     if (nonce.length !== NONCE_LENGTH || ciphertext.length < TAG_LENGTH) {
       throw new IntegrityError("the ciphertext is malformed");
     }
+    let plain: Uint8Array | undefined;
     try {
       const decipher = createDecipheriv("aes-256-gcm", this.#key, nonce);
       decipher.setAAD(aadBytes(aad));
       decipher.setAuthTag(ciphertext.subarray(ciphertext.length - TAG_LENGTH));
-      const body = ciphertext.subarray(0, ciphertext.length - TAG_LENGTH);
-      return new Uint8Array(Buffer.concat([decipher.update(body), decipher.final()]));
+      plain = decipher.update(ciphertext.subarray(0, ciphertext.length - TAG_LENGTH));
+      const rest = decipher.final(); // checks the tag; GCM has released every byte already
+      if (rest.length > 0) plain = Buffer.concat([plain, rest]);
     } catch {
+      plain?.fill(0); // bytes that failed the tag check are not handed on, nor left behind
       throw new IntegrityError("the record failed its integrity check");
     }
+    // A plain Uint8Array over the same bytes (not copied): a Buffer's `slice` would not copy.
+    return new Uint8Array(plain.buffer, plain.byteOffset, plain.byteLength);
   }
 
   /**
@@ -130,12 +153,18 @@ export class AeadKey {
    */
   seal(plaintext: Uint8Array, aad: string | Uint8Array, generation = 1): Uint8Array {
     const header = generation === 1 ? 1 : GENERATION_HEADER;
-    const { nonce, ciphertext } = this.encrypt(plaintext, generationAad(aad, generation));
-    const out = new Uint8Array(header + NONCE_LENGTH + ciphertext.length);
+    const nonce = randomBytes(NONCE_LENGTH);
+    const out = new Uint8Array(header + NONCE_LENGTH + plaintext.length + TAG_LENGTH);
     out[0] = generation === 1 ? VERSION : VERSION_GENERATION;
     if (generation !== 1) new DataView(out.buffer).setUint32(1, generation);
     out.set(nonce, header);
-    out.set(ciphertext, header + NONCE_LENGTH);
+    this.#encryptInto(
+      out,
+      header + NONCE_LENGTH,
+      plaintext,
+      aadBytes(generationAad(aad, generation)),
+      nonce,
+    );
     return out;
   }
 

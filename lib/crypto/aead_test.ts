@@ -68,3 +68,43 @@ Deno.test("records of a later root-key generation name it, and the number is bou
   assert.throws(() => key.open(renamed, "aad"), IntegrityError);
   assert.throws(() => sealedGeneration(new Uint8Array(40)), IntegrityError);
 });
+
+Deno.test("the sealed form is plain AES-256-GCM: WebCrypto opens what seal writes, and the reverse", async () => {
+  const raw = crypto.getRandomValues(new Uint8Array(32));
+  const key = new AeadKey(raw);
+  const webKey = await crypto.subtle.importKey("raw", raw, "AES-GCM", false, [
+    "encrypt",
+    "decrypt",
+  ]);
+  const aad = enc.encode("secret-meta\u0000db/creds");
+  const plaintext = crypto.getRandomValues(new Uint8Array(1300));
+  const sealed = key.seal(plaintext, aad);
+  assert.equal(sealed[0], 0x01);
+  const opened = await crypto.subtle.decrypt(
+    { name: "AES-GCM", iv: sealed.slice(1, 13), additionalData: aad },
+    webKey,
+    sealed.slice(13),
+  );
+  assert.deepEqual(new Uint8Array(opened), plaintext);
+  const nonce = crypto.getRandomValues(new Uint8Array(12));
+  const web = new Uint8Array(
+    await crypto.subtle.encrypt(
+      { name: "AES-GCM", iv: nonce, additionalData: aad },
+      webKey,
+      plaintext,
+    ),
+  );
+  assert.deepEqual(key.encrypt(plaintext, aad, nonce).ciphertext, web);
+  assert.deepEqual(key.open(new Uint8Array([0x01, ...nonce, ...web]), aad), plaintext);
+});
+
+Deno.test("what open returns is a plain Uint8Array of its own bytes: slice copies, zeroing reaches nothing else", () => {
+  const key = new AeadKey(crypto.getRandomValues(new Uint8Array(32)));
+  const sealed = key.seal(enc.encode("hunter2"), "aad");
+  const opened = key.open(sealed, "aad");
+  assert.equal(Object.getPrototypeOf(opened), Uint8Array.prototype);
+  const copy = opened.slice();
+  opened.fill(0);
+  assert.equal(new TextDecoder().decode(copy), "hunter2");
+  assert.equal(new TextDecoder().decode(key.open(sealed, "aad")), "hunter2");
+});
