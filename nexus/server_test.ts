@@ -177,10 +177,14 @@ Deno.test("a policy-checked secret get reads the policies and the secret in one 
       permissions: ["read"],
     });
     await ctx.secrets.put("app/db", new TextEncoder().encode(JSON.stringify({ user: "u" })));
-    const get = () => runRoute(handlers["secret.get"], guard, request("secret.get", reader));
-    assert.deepEqual(await get(), { json: { data: { user: "u" } } }); // the policy set is now known
+    const get = async () => {
+      const reply = await runRoute(handlers["secret.get"], guard, request("secret.get", reader));
+      assert.ok("encoded" in reply);
+      return JSON.parse(new TextDecoder().decode(reply.encoded));
+    };
+    assert.deepEqual(await get(), { data: { user: "u" } }); // the policy set is now known
     reads.length = 0;
-    assert.deepEqual(await get(), { json: { data: { user: "u" } } });
+    assert.deepEqual(await get(), { data: { user: "u" } });
     // The policy generation and the secret's record, together: one getMany of two keys.
     assert.deepEqual(reads, [2]);
     reads.length = 0;

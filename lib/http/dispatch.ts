@@ -25,6 +25,7 @@ import { findRoute, type RouteSpec } from "../api/routes.ts";
 import type { SpiffeId } from "../spiffe/id.ts";
 import type { MtlsHandler } from "../tls/server.ts";
 import { DEFAULT_MAX_BODY_BYTES, readBody } from "./body.ts";
+import { type RequestTarget, requestTarget } from "./target.ts";
 
 /** Headers on every JSON answer, as upstream sends them. */
 export const JSON_HEADERS: Readonly<Record<string, string>> = {
@@ -35,9 +36,14 @@ export const JSON_HEADERS: Readonly<Record<string, string>> = {
   "x-content-type-options": "nosniff",
 };
 
-/** What a route answers. */
+/**
+ * What a route answers: a value to send as JSON, JSON already encoded
+ * (`encoded`: sent with the same headers, and zeroed once sent, for answers
+ * that carry secret values), or other bytes.
+ */
 export type Reply =
   | { status?: number; json: unknown; headers?: Record<string, string> }
+  | { status?: number; encoded: Uint8Array; headers?: Record<string, string> }
   | { status?: number; bytes: Uint8Array; contentType: string; headers?: Record<string, string> };
 
 /** One request, as a route sees it. */
@@ -186,6 +192,15 @@ export function errorReply(
   };
 }
 
+/** The request's path and action; `undefined` for a target that is not a URL path. */
+function readTarget(raw: string | undefined): RequestTarget | undefined {
+  try {
+    return requestTarget(raw ?? "/");
+  } catch {
+    return undefined;
+  }
+}
+
 function send(res: ServerResponse, reply: Reply): void {
   if ("json" in reply) {
     const text = JSON.stringify(reply.json);
@@ -195,6 +210,18 @@ function send(res: ServerResponse, reply: Reply): void {
       "content-length": Buffer.byteLength(text),
     });
     res.end(text);
+    return;
+  }
+  if ("encoded" in reply) {
+    const bytes = reply.encoded;
+    res.writeHead(reply.status ?? 200, {
+      ...JSON_HEADERS,
+      ...reply.headers,
+      "content-length": bytes.length,
+    });
+    // "close" follows the last write (or the end of a broken connection): nothing reads them then.
+    res.once("close", () => bytes.fill(0));
+    res.end(bytes);
     return;
   }
   res.writeHead(reply.status ?? 200, {
@@ -213,14 +240,13 @@ export function createDispatcher<Name extends string, Rule>(
   const limit = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   return async (req: IncomingMessage, res: ServerResponse, peer: SpiffeId) => {
     const started = performance.now();
-    const url = new URL(req.url ?? "/", "https://nexus.invalid");
-    const action = url.searchParams.get("action") ?? "";
+    const target = readTarget(req.url);
     const completion: Completion = {
       trail: crypto.randomUUID(),
       caller: peer.toString(),
       method: req.method ?? "",
-      target: url.pathname,
-      action,
+      target: target?.pathname ?? "",
+      action: target?.action ?? "",
       route: null,
       status: 0,
       durationMs: 0,
@@ -229,7 +255,7 @@ export function createDispatcher<Name extends string, Rule>(
     let reply: Reply;
     let auditFailed = false;
     try {
-      const found = findRoute(options.routes, url.pathname, action);
+      const found = target && findRoute(options.routes, target.pathname, target.action);
       if (options.audit) {
         try {
           const { status: _status, durationMs: _duration, ...arrival } = completion;
@@ -239,6 +265,7 @@ export function createDispatcher<Name extends string, Rule>(
           throw e;
         }
       }
+      if (!target) throw badRequest("the request target is not a path");
       if (req.method !== "POST") throw badRequest("only POST is served");
       const gated = options.gate?.(found);
       if (gated) throw gated;

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
+import { connect } from "node:net";
 import type { AddressInfo } from "node:net";
 import { parseSpiffeId } from "../spiffe/id.ts";
 import type { RouteSpec } from "../api/routes.ts";
@@ -8,6 +9,7 @@ import {
   createDispatcher,
   defineRoute,
   type DurableAudit,
+  JSON_HEADERS,
   type RouteRequest,
   runRoute,
 } from "./dispatch.ts";
@@ -29,6 +31,7 @@ async function withDispatcher(
   fn: (
     post: () => Promise<{ status: number; body: unknown }>,
     acted: () => number,
+    port: number,
   ) => Promise<void>,
   completions: Completion[] = [],
 ): Promise<void> {
@@ -54,10 +57,17 @@ async function withDispatcher(
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const { port } = server.address() as AddressInfo;
   try {
-    await fn(async () => {
-      const res = await fetch(`http://127.0.0.1:${port}/v1/thing`, { method: "POST", body: "{}" });
-      return { status: res.status, body: await res.json() };
-    }, () => acts);
+    await fn(
+      async () => {
+        const res = await fetch(`http://127.0.0.1:${port}/v1/thing`, {
+          method: "POST",
+          body: "{}",
+        });
+        return { status: res.status, body: await res.json() };
+      },
+      () => acts,
+      port,
+    );
   } finally {
     await new Promise((r) => server.close(r));
   }
@@ -176,4 +186,76 @@ Deno.test("a failed early read fails the act that uses it, and is nobody's news 
     /refused/,
   );
   await new Promise((r) => setTimeout(r, 10));
+});
+
+/** Sends one raw HTTP/1.1 request line (no client rewrites it) and returns the answer's text. */
+function rawRequest(port: number, target: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, "127.0.0.1", () => {
+      socket.write(
+        `POST ${target} HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}`,
+      );
+    });
+    let text = "";
+    socket.on("data", (chunk) => text += chunk);
+    socket.on("end", () => resolve(text));
+    socket.on("error", reject);
+  });
+}
+
+Deno.test("a request target that is not a URL path is a 400 with its audit record, and runs nothing", async () => {
+  const completions: Completion[] = [];
+  const seen: string[] = [];
+  await withDispatcher({
+    request: (c) => {
+      seen.push(`request ${c.target}`);
+      return Promise.resolve();
+    },
+    response: (c) => {
+      seen.push(`response ${c.status}`);
+      return Promise.resolve();
+    },
+  }, async (_post, acted, port) => {
+    const answer = await rawRequest(port, "/\\host%/x?action=get");
+    assert.match(answer, /^HTTP\/1\.1 400 /);
+    assert.match(answer, /"err":"api_bad_request"/);
+    // The same route, by a target URL normalizes to it, is served.
+    assert.match(await rawRequest(port, "/v1/x/../thing"), /^HTTP\/1\.1 200 /);
+    assert.equal(acted(), 1);
+  }, completions);
+  assert.deepEqual(seen, ["request ", "response 400", "request /v1/thing", "response 200"]);
+  assert.equal(completions[0].code, "api_bad_request");
+});
+
+Deno.test("an answer of encoded JSON goes out with the JSON headers, and its bytes are zeroed once sent", async () => {
+  const encoded = new TextEncoder().encode('{"data":{"pass":"hunter2"}}');
+  const handler = createDispatcher<"thing.do", null>({
+    routes: [SPEC],
+    handlers: {
+      "thing.do": defineRoute({
+        read: () => Promise.resolve(null),
+        rule: () => null,
+        act: () => Promise.resolve({ encoded }),
+      }),
+    },
+    guard: () => Promise.resolve(),
+  });
+  const peer = parseSpiffeId("spiffe://spike.ist/workload/a");
+  const server = createServer((req, res) => void handler(req, res, peer));
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const { port } = server.address() as AddressInfo;
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/v1/thing`, { method: "POST", body: "{}" });
+    for (const [name, value] of Object.entries(JSON_HEADERS)) {
+      assert.equal(res.headers.get(name), value, name);
+    }
+    assert.deepEqual(await res.json(), { data: { pass: "hunter2" } });
+    assert.equal(res.headers.get("content-length"), String(encoded.length));
+    for (let i = 0; i < 50 && encoded.some((b) => b !== 0); i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.ok(encoded.every((b) => b === 0), "the answer's bytes are zeroed once sent");
+  } finally {
+    await new Promise((r) => server.close(r));
+  }
 });

@@ -335,20 +335,38 @@ export class Secrets {
    * A version's values (0: the current one); 404 when missing or deleted.
    * `early`: the path's record, as {@link readMeta} began reading it.
    */
-  get(
+  async get(
     path: string,
     version: number,
     early?: Promise<StoreEntry | null>,
   ): Promise<Record<string, string>> {
-    const first = firstAttemptOnly(early);
-    return withGenerations(this.generations, () => this.#get(path, version, first()));
+    const json = await this.getJson(path, version, early);
+    try {
+      return JSON.parse(decoder.decode(json)) as Record<string, string>;
+    } finally {
+      json.fill(0);
+    }
   }
 
-  async #get(
+  /**
+   * A version's values as the JSON object they are stored as (see {@link get}),
+   * in bytes the caller owns and zeroes once used: a get can answer with them
+   * as they are, and the values never become strings in this process.
+   */
+  getJson(
+    path: string,
+    version: number,
+    early?: Promise<StoreEntry | null>,
+  ): Promise<Uint8Array> {
+    const first = firstAttemptOnly(early);
+    return withGenerations(this.generations, () => this.#getJson(path, version, first()));
+  }
+
+  async #getJson(
     path: string,
     version: number,
     early: Promise<StoreEntry | null> | undefined,
-  ): Promise<Record<string, string>> {
+  ): Promise<Uint8Array> {
     const read = await this.#readMeta(path, early);
     if (!read) throw notFound();
     try {
@@ -356,16 +374,11 @@ export class Secrets {
       const v = version === 0 ? meta.current : version;
       const record = meta.versions[v];
       if (v === 0 || !record || record.deleted !== null) throw notFound();
-      const json = copy && copy.version === v && v === meta.current
-        ? this.#copyValues(path, copy)
+      return copy && copy.version === v && v === meta.current
+        ? this.#copyValues(path, copy, true)
         : chunksOf(record) === 1
         ? await this.#readWhole(path, v)
         : await this.#readChunks(path, v, chunksOf(record));
-      try {
-        return JSON.parse(decoder.decode(json)) as Record<string, string>;
-      } finally {
-        json.fill(0);
-      }
     } finally {
       discard(read);
     }
